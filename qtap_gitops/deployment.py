@@ -1,0 +1,110 @@
+"""Everything one stack deploys, checked together: settings, snapshot and env bindings.
+
+The Pulumi program and the offline tools share this: the program calls `prepare_deployment`
+with `require_secrets=True` and registers nothing unless it returns; the check command reports
+unset secrets as pending (they may be supplied at deploy time, e.g. by CI).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .bindings import (
+    EnvBinding,
+    SecretInventory,
+    conflicting_secret_env,
+    derive_bindings,
+    unresolved_sources,
+    unused_secrets,
+)
+from .problems import ContractError, Problem
+from .release_values import check_chart_values, check_extra_env_against_bindings
+from .settings import RawStackConfig, StackSettings, check_settings
+from .snapshot import Snapshot, check_snapshot
+
+
+@dataclass(frozen=True)
+class Deployment:
+    settings: StackSettings
+    snapshot: Snapshot
+    bindings: tuple[EnvBinding, ...]
+    warnings: tuple[Problem, ...]
+    pending: tuple[Problem, ...] = ()
+
+    @property
+    def stack(self) -> str:
+        return self.settings.stack
+
+
+@dataclass
+class DeploymentReport:
+    stack: str
+    problems: list[Problem] = field(default_factory=list)
+    pending: list[Problem] = field(default_factory=list)
+    deployment: Deployment | None = None
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.is_error]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if not p.is_error]
+
+
+def check_deployment(
+    raw: RawStackConfig, project_dir: Path, *, require_secrets: bool
+) -> DeploymentReport:
+    report = DeploymentReport(raw.stack)
+    settings, setting_problems = check_settings(raw)
+    report.problems.extend(setting_problems)
+    if settings is None:
+        return report
+    report.problems.extend(
+        check_chart_values(settings.chart.values, settings.source, settings.stack)
+    )
+
+    snapshot_report = check_snapshot(
+        project_dir / settings.snapshot_path,
+        settings.snapshot_path,
+        strict=settings.strict_snapshot,
+    )
+    report.problems.extend(snapshot_report.problems)
+    snapshot = snapshot_report.snapshot
+    if snapshot is None:
+        return report
+
+    bindings, binding_problems = derive_bindings(snapshot)
+    report.problems.extend(binding_problems)
+    report.problems.extend(
+        check_extra_env_against_bindings(settings.chart.values, bindings, settings.source)
+    )
+    inventory = SecretInventory(
+        settings.stack, settings.source, settings.registration_token_set, settings.secret_env_names
+    )
+    report.problems.extend(conflicting_secret_env(bindings, inventory))
+    report.problems.extend(unused_secrets(snapshot, bindings, inventory))
+    missing = unresolved_sources(snapshot, bindings, inventory)
+    if require_secrets:
+        report.problems.extend(missing)
+    else:
+        report.pending.extend(missing)
+    if report.errors:
+        return report
+    report.deployment = Deployment(
+        settings=settings,
+        snapshot=snapshot,
+        bindings=tuple(bindings),
+        warnings=tuple(report.warnings),
+        pending=tuple(report.pending),
+    )
+    return report
+
+
+def prepare_deployment(raw: RawStackConfig, project_dir: Path) -> Deployment:
+    """The checked deployment of one stack, or a `ContractError` with every problem found."""
+    report = check_deployment(raw, project_dir, require_secrets=True)
+    if report.deployment is None:
+        raise ContractError(report.problems)
+    return report.deployment

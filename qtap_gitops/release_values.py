@@ -1,0 +1,205 @@
+"""The values of the qtap Helm release, built from the snapshot and the env bindings.
+
+The chart (qpoint/qtap 0.0.38, templates unchanged since the chart was added) renders
+`.Values.config` verbatim into a ConfigMap mounted with `subPath`, appends `extraEnv` after its
+own env variables, and has no checksum annotation: a config change alone never restarts the
+DaemonSet. So the program owns three values: `config` (the snapshot's exact text), `extraEnv`
+(one secretKeyRef per binding) and a pod annotation with the snapshot's sha256 that rolls the
+pods when the snapshot changes. Users add anything else the chart defines through
+`qtap:chart.values`.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from .bindings import EnvBinding
+from .problems import Problem, Severity
+from .qtap_schema import CHART_MANAGED_ENV
+
+SECRET_NAME = "qtap-secrets"
+SNAPSHOT_CHECKSUM_ANNOTATION = "checksum/qtap-config"
+
+# Top-level keys of qpoint/qtap 0.0.38 values.yaml, with the nested keys of its fixed-shape
+# sections (None = free-form Kubernetes structure such as resources or tolerations).
+CHART_VALUE_KEYS: dict[str, frozenset[str] | None] = {
+    "image": frozenset({"repository", "pullPolicy", "tag"}),
+    "imagePullSecrets": None,
+    "nameOverride": None,
+    "fullnameOverride": None,
+    "args": None,
+    "registrationEndpoint": None,
+    "serviceAccount": frozenset({"create", "automount", "annotations", "name"}),
+    "podAnnotations": None,
+    "podLabels": None,
+    "podSecurityContext": None,
+    "securityContext": None,
+    "logLevel": None,
+    "logEncoding": None,
+    "status": frozenset({"addr", "port"}),
+    "middlewareEgress": frozenset({"addr", "port"}),
+    "resources": None,
+    "volumes": None,
+    "volumeMounts": None,
+    "nodeSelector": None,
+    "tolerations": None,
+    "affinity": None,
+    "integrations": frozenset({"containerd"}),
+    "registrationToken": None,
+    "registrationTokenSecretRefName": None,
+    "config": None,
+    "extraEnv": None,
+}
+CONTAINERD_KEYS = frozenset({"enabled", "hostSocketPath"})
+LOG_LEVELS = frozenset({"debug", "info", "warn", "error", "dpanic", "panic", "fatal"})
+LOG_ENCODINGS = frozenset({"console", "json"})
+
+_OWNED = {
+    "config": "the program sets it to the committed snapshot, byte for byte",
+    "registrationToken": "it would put the token into Helm values and Pulumi state in plaintext; "
+    "the token reaches the agent through the Kubernetes Secret",
+    "registrationTokenSecretRefName": "the token already reaches the agent as REGISTRATION_TOKEN "
+    "through extraEnv",
+}
+
+
+def check_chart_values(values: Mapping[str, Any], source: str, stack: str) -> list[Problem]:
+    """Problems with `qtap:chart.values` (unknown keys, program-owned keys, bad enums)."""
+    problems: list[Problem] = []
+
+    def error(path: str, message: str, fix: str) -> None:
+        problems.append(
+            Problem(
+                Severity.ERROR,
+                "chart-values",
+                source,
+                None,
+                None,
+                f"qtap:chart.values.{path}",
+                message,
+                fix,
+            )
+        )
+
+    for key, value in values.items():
+        if key not in CHART_VALUE_KEYS:
+            error(
+                key,
+                f"the qtap chart defines no value {key!r}; Helm would ignore it silently",
+                "remove it or correct the spelling (see the chart's values.yaml)",
+            )
+            continue
+        if key in _OWNED:
+            error(
+                key, f"{key} cannot be set here: {_OWNED[key]}", f"remove qtap:chart.values.{key}"
+            )
+            continue
+        nested = CHART_VALUE_KEYS[key]
+        if nested is not None and isinstance(value, dict):
+            for sub in value:
+                if sub not in nested:
+                    error(
+                        f"{key}.{sub}",
+                        f"the chart's {key} has no key {sub!r}",
+                        f"use: {', '.join(sorted(nested))}",
+                    )
+            containerd = value.get("containerd") if key == "integrations" else None
+            if isinstance(containerd, dict):
+                for sub in containerd:
+                    if sub not in CONTAINERD_KEYS:
+                        error(
+                            f"integrations.containerd.{sub}",
+                            f"the chart's integrations.containerd has no key {sub!r}",
+                            f"use: {', '.join(sorted(CONTAINERD_KEYS))}",
+                        )
+        elif nested is not None:
+            error(key, f"must be a mapping, found {value!r}", "see the chart's values.yaml")
+    if "logLevel" in values and values["logLevel"] not in LOG_LEVELS:
+        error(
+            "logLevel",
+            f"{values['logLevel']!r} is not a Qtap log level",
+            f"use one of: {', '.join(sorted(LOG_LEVELS))}",
+        )
+    if "logEncoding" in values and values["logEncoding"] not in LOG_ENCODINGS:
+        error(
+            "logEncoding", f"{values['logEncoding']!r} is not a log encoding", "use console or json"
+        )
+    annotations = values.get("podAnnotations")
+    if isinstance(annotations, dict) and SNAPSHOT_CHECKSUM_ANNOTATION in annotations:
+        error(
+            f"podAnnotations.{SNAPSHOT_CHECKSUM_ANNOTATION}",
+            "the program sets this annotation to the snapshot's sha256 so pods roll on a new snapshot",
+            "remove it",
+        )
+    extra_env = values.get("extraEnv")
+    if extra_env is not None:
+        if not isinstance(extra_env, list):
+            error(
+                "extraEnv", "must be a list of env variables", "write a YAML list of {name, value}"
+            )
+        else:
+            for index, item in enumerate(extra_env):
+                name = item.get("name") if isinstance(item, dict) else None
+                if not isinstance(name, str) or not name:
+                    error(
+                        f"extraEnv[{index}]",
+                        "each entry needs a 'name'",
+                        "write {name: X, value: Y}",
+                    )
+                elif name in CHART_MANAGED_ENV:
+                    error(
+                        f"extraEnv[{index}]",
+                        f"{name} is set by the chart itself",
+                        "set it through its chart value",
+                    )
+    return problems
+
+
+def check_extra_env_against_bindings(
+    values: Mapping[str, Any], bindings: Iterable[EnvBinding], source: str
+) -> list[Problem]:
+    """User extraEnv entries may not redefine a variable the snapshot's bindings fill."""
+    bound = {b.name for b in bindings}
+    problems = []
+    for index, item in enumerate(values.get("extraEnv") or []):
+        if isinstance(item, dict) and item.get("name") in bound:
+            problems.append(
+                Problem(
+                    Severity.ERROR,
+                    "chart-values",
+                    source,
+                    None,
+                    None,
+                    f"qtap:chart.values.extraEnv[{index}]",
+                    f"{item['name']} is filled from the Kubernetes Secret {SECRET_NAME} because the "
+                    "snapshot references it",
+                    "remove this entry",
+                )
+            )
+    return problems
+
+
+def secret_env_var(binding: EnvBinding) -> dict[str, Any]:
+    """An EnvVar that reads `binding` from the synced Secret (the key is the env name)."""
+    return {
+        "name": binding.name,
+        "valueFrom": {"secretKeyRef": {"name": SECRET_NAME, "key": binding.name}},
+    }
+
+
+def release_values(
+    snapshot_text: str,
+    snapshot_sha256: str,
+    bindings: Iterable[EnvBinding],
+    user_values: Mapping[str, Any],
+) -> dict[str, Any]:
+    """The complete, secret-free values of the qtap release."""
+    values: dict[str, Any] = copy.deepcopy(dict(user_values))
+    values["config"] = snapshot_text
+    values["extraEnv"] = [secret_env_var(b) for b in bindings] + list(values.get("extraEnv") or [])
+    annotations = dict(values.get("podAnnotations") or {})
+    annotations[SNAPSHOT_CHECKSUM_ANNOTATION] = snapshot_sha256
+    values["podAnnotations"] = annotations
+    return values

@@ -1,0 +1,466 @@
+"""Typed stack settings from the `qtap:*` configuration of one stack.
+
+The same parser serves the Pulumi program (config handed over by the engine) and the offline
+tools (config read from `Pulumi.<stack>.yaml`): both give it a `RawStackConfig`, where every
+value is the engine's string form (objects as JSON text). Secret values never enter the
+settings; only whether they are present does.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .problems import Problem, Severity, raise_if_errors
+
+NAMESPACE = "qtap"
+DEFAULT_CHART_REPO = "https://helm.qpoint.io/"
+DEFAULT_NAMESPACE = "qpoint"
+DEFAULT_KV_MOUNT = "secret"
+DEFAULT_VAULT_PATH = "qpoint/qtap"
+DEFAULT_AUTH_MOUNT = "kubernetes"
+DEFAULT_RETENTION_DAYS = 30
+PROTECTED_BY_DEFAULT = frozenset({"prod"})
+
+TOP_LEVEL_KEYS = (
+    "registrationToken",
+    "secretEnv",
+    "snapshot",
+    "namespace",
+    "chart",
+    "vault",
+    "objectStore",
+    "strictSnapshot",
+)
+SECRET_KEYS = frozenset({"registrationToken", "secretEnv"})
+CHART_KEYS = frozenset({"version", "repo", "values"})
+VAULT_KEYS = frozenset({"address", "kvMount", "path", "authMount", "role"})
+OBJECT_STORE_KEYS = frozenset({"retentionDays", "protect", "versioning", "kmsKeyId"})
+
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+_PINNED_VERSION = re.compile(r"^\d+\.\d+\.\d+(-[0-9A-Za-z.\-]+)?(\+[0-9A-Za-z.\-]+)?$")
+_VAULT_SEGMENT = re.compile(r"^[A-Za-z0-9_.\-]+$")
+_KMS_KEY_ARN = re.compile(r"^arn:aws(-cn|-us-gov)?:kms:[a-z0-9\-]+:\d{12}:key/[A-Za-z0-9\-]+$")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class RawStackConfig:
+    """One stack's configuration as the engine sees it.
+
+    `values` maps full keys (`qtap:chart`) to their string form (objects as JSON text).
+    `secret_keys` holds the keys whose values are secrets. `positions` maps full keys and nested
+    paths (`qtap:chart.version`) to 1-based (line, column) in `source`, when known.
+    """
+
+    stack: str
+    source: str
+    values: Mapping[str, str]
+    secret_keys: frozenset[str] = frozenset()
+    positions: Mapping[str, tuple[int, int]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ChartSettings:
+    version: str
+    repo: str
+    values: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class VaultSettings:
+    address: str
+    kv_mount: str
+    path: str
+    auth_mount: str
+    role: str
+
+    @property
+    def policy_name(self) -> str:
+        return f"{self.role}-read"
+
+    @property
+    def data_path(self) -> str:
+        """The KV v2 API path of the secret (`secret/data/qpoint/qtap`)."""
+        return f"{self.kv_mount}/data/{self.path}"
+
+    @property
+    def metadata_path(self) -> str:
+        return f"{self.kv_mount}/metadata/{self.path}"
+
+
+@dataclass(frozen=True)
+class ObjectStoreSettings:
+    retention_days: int
+    protect: bool
+    versioning: bool
+    kms_key_id: str | None
+
+
+@dataclass(frozen=True)
+class StackSettings:
+    stack: str
+    source: str
+    snapshot_path: str
+    namespace: str
+    chart: ChartSettings
+    vault: VaultSettings
+    object_store: ObjectStoreSettings
+    strict_snapshot: bool
+    registration_token_set: bool
+    secret_env_names: frozenset[str]
+
+
+def default_snapshot_path(stack: str) -> str:
+    return f"snapshots/{stack}/qtap-config.yaml"
+
+
+def set_secret_command(stack: str, key: str, placeholder: str = "<value>") -> str:
+    """The exact command that stores a secret for `stack`; `key` may be a --path expression."""
+    path = " --path" if "." in key or "[" in key else ""
+    return f"pulumi config set --secret{path} '{NAMESPACE}:{key}' '{placeholder}' --stack {stack}"
+
+
+class _Parser:
+    def __init__(self, raw: RawStackConfig) -> None:
+        self.raw = raw
+        self.problems: list[Problem] = []
+
+    def error(self, key: str, message: str, fix: str, code: str = "stack-config") -> None:
+        position = self.raw.positions.get(f"{NAMESPACE}:{key}")
+        parent = key
+        while position is None and "." in parent:
+            parent = parent.rsplit(".", 1)[0]
+            position = self.raw.positions.get(f"{NAMESPACE}:{parent}")
+        line, column = position if position else (None, None)
+        self.problems.append(
+            Problem(
+                Severity.ERROR,
+                code,
+                self.raw.source,
+                line,
+                column,
+                f"{NAMESPACE}:{key}",
+                message,
+                fix,
+            )
+        )
+
+    def raw_value(self, key: str) -> str | None:
+        value = self.raw.values.get(f"{NAMESPACE}:{key}")
+        return value
+
+    def is_secret(self, key: str) -> bool:
+        return f"{NAMESPACE}:{key}" in self.raw.secret_keys
+
+    def object(self, key: str) -> dict[str, Any] | None:
+        """A structured value, or None when unset; reports a problem when it is not a mapping."""
+        text = self.raw_value(key)
+        if text is None or text == "":
+            return None
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError:
+            value = text
+        if not isinstance(value, dict):
+            self.error(
+                key,
+                f"must be a mapping of settings, found {type(value).__name__} {value!r}",
+                f"write it as a YAML mapping under '{NAMESPACE}:{key}:' in {self.raw.source}",
+            )
+            return None
+        return value
+
+    def unknown(self, key: str, value: Mapping[str, Any], known: frozenset[str]) -> None:
+        for sub in value:
+            if sub not in known:
+                self.error(
+                    f"{key}.{sub}",
+                    f"unknown setting {sub!r}",
+                    f"remove it or correct the spelling (known: {', '.join(sorted(known))})",
+                )
+
+    def string(
+        self,
+        key: str,
+        value: Any,
+        *,
+        default: str | None = None,
+        required: bool = False,
+        example: str = "...",
+    ) -> str | None:
+        if value is None or value == "":
+            if required:
+                self.error(
+                    key,
+                    "is required and not set",
+                    f"pulumi config set --path '{NAMESPACE}:{key}' {example} --stack {self.raw.stack}",
+                    code="stack-config-missing",
+                )
+            return default
+        if isinstance(value, (dict, list, bool)):
+            self.error(
+                key, f"must be a string, found {value!r}", f"set it to a string like {example}"
+            )
+            return default
+        return str(value)
+
+    def boolean(self, key: str, value: Any, default: bool) -> bool:
+        if value is None or value == "":
+            return default
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false"):
+            return value.lower() == "true"
+        self.error(key, f"must be true or false, found {value!r}", "write true or false")
+        return default
+
+    def integer(self, key: str, value: Any, default: int, minimum: int) -> int:
+        if value is None or value == "":
+            return default
+        number: int | None = None
+        if isinstance(value, int) and not isinstance(value, bool):
+            number = value
+        elif isinstance(value, str) and value.strip().isdigit():
+            number = int(value)
+        if number is None or number < minimum:
+            self.error(
+                key,
+                f"must be a whole number of at least {minimum}, found {value!r}",
+                f"write a number, e.g. {default}",
+            )
+            return default
+        return number
+
+    # -- sections ---------------------------------------------------------------------------
+
+    def parse(self) -> StackSettings | None:
+        stack = self.raw.stack
+        for full_key in self.raw.values:
+            prefix, _, key = full_key.partition(":")
+            if prefix == NAMESPACE and key not in TOP_LEVEL_KEYS:
+                self.error(
+                    key,
+                    f"unknown configuration key '{full_key}'",
+                    f"remove it or correct the spelling (known: {', '.join(TOP_LEVEL_KEYS)})",
+                )
+
+        registration_token_set = self.secret_present("registrationToken")
+        secret_env_names = self.secret_env()
+
+        snapshot_path = self.string(
+            "snapshot", self.raw_value("snapshot"), default=default_snapshot_path(stack)
+        )
+        assert snapshot_path is not None
+        if snapshot_path.startswith("/"):
+            self.error(
+                "snapshot",
+                f"{snapshot_path!r} is an absolute path, which differs between machines",
+                "give the path relative to the project directory, e.g. "
+                f"{default_snapshot_path(stack)}",
+            )
+
+        namespace = self.string("namespace", self.raw_value("namespace"), default=DEFAULT_NAMESPACE)
+        assert namespace is not None
+        if not _DNS_LABEL.match(namespace):
+            self.error(
+                "namespace",
+                f"{namespace!r} is not a valid Kubernetes namespace name",
+                "use at most 63 lowercase letters, digits and hyphens, starting and ending "
+                "with a letter or digit",
+            )
+
+        chart = self.chart()
+        vault = self.vault()
+        object_store = self.object_store()
+        strict = self.boolean("strictSnapshot", self.raw_value("strictSnapshot"), False)
+
+        if any(p.is_error for p in self.problems) or chart is None or vault is None:
+            return None
+        return StackSettings(
+            stack=stack,
+            source=self.raw.source,
+            snapshot_path=snapshot_path,
+            namespace=namespace,
+            chart=chart,
+            vault=vault,
+            object_store=object_store,
+            strict_snapshot=strict,
+            registration_token_set=registration_token_set,
+            secret_env_names=secret_env_names,
+        )
+
+    def secret_present(self, key: str) -> bool:
+        value = self.raw_value(key)
+        if value is None or value == "":
+            return False
+        if not self.is_secret(key):
+            self.error(
+                key,
+                "is stored in plaintext; anyone who can read the repository can read it",
+                f"store it encrypted instead: {set_secret_command(self.raw.stack, key)}",
+                code="secret-plaintext",
+            )
+        return True
+
+    def secret_env(self) -> frozenset[str]:
+        value = self.object("secretEnv")
+        if not value:
+            return frozenset()
+        if not self.is_secret("secretEnv"):
+            self.error(
+                "secretEnv",
+                "holds values in plaintext; anyone who can read the repository can read them",
+                "set each value with " + set_secret_command(self.raw.stack, "secretEnv.NAME"),
+                code="secret-plaintext",
+            )
+        names = set()
+        for name, item in value.items():
+            if not _ENV_NAME.match(name):
+                self.error(
+                    f"secretEnv.{name}",
+                    f"{name!r} is not a valid env variable name",
+                    "use the exact env name the snapshot references, e.g. AXIOM_TOKEN",
+                )
+                continue
+            if not isinstance(item, str) or item == "":
+                self.error(
+                    f"secretEnv.{name}",
+                    "must be a non-empty string",
+                    set_secret_command(self.raw.stack, f"secretEnv.{name}"),
+                )
+                continue
+            names.add(name)
+        return frozenset(names)
+
+    def chart(self) -> ChartSettings | None:
+        value = self.object("chart")
+        if value is None:
+            self.error(
+                "chart",
+                "is required and not set: the qtap chart version must be pinned per stack",
+                f"pulumi config set --path '{NAMESPACE}:chart.version' 0.0.38 --stack {self.raw.stack}",
+                code="stack-config-missing",
+            )
+            return None
+        self.unknown("chart", value, CHART_KEYS)
+        version = self.string(
+            "chart.version", value.get("version"), required=True, example="0.0.38"
+        )
+        if version is not None and not _PINNED_VERSION.match(version):
+            self.error(
+                "chart.version",
+                f"{version!r} is not a pinned chart version; a range or 'latest' would let "
+                "deploys change without a commit",
+                "pin an exact version such as 0.0.38",
+            )
+        repo = self.string("chart.repo", value.get("repo"), default=DEFAULT_CHART_REPO)
+        assert repo is not None
+        if not repo.startswith(("https://", "oci://")):
+            self.error(
+                "chart.repo",
+                f"{repo!r} is not an https:// or oci:// repository",
+                f"use {DEFAULT_CHART_REPO}",
+            )
+        values = value.get("values") or {}
+        if not isinstance(values, dict):
+            self.error("chart.values", f"must be a mapping of chart values, found {values!r}", "")
+            values = {}
+        if version is None:
+            return None
+        return ChartSettings(version=version, repo=repo, values=values)
+
+    def vault(self) -> VaultSettings | None:
+        value = self.object("vault")
+        if value is None:
+            self.error(
+                "vault",
+                "is required and not set: the stack needs the Vault server that holds its secrets",
+                f"pulumi config set --path '{NAMESPACE}:vault.address' https://vault.example.com:8200 "
+                f"--stack {self.raw.stack}",
+                code="stack-config-missing",
+            )
+            return None
+        self.unknown("vault", value, VAULT_KEYS)
+        address = self.string(
+            "vault.address",
+            value.get("address"),
+            required=True,
+            example="https://vault.example.com:8200",
+        )
+        if address is not None and not re.match(r"^https?://[^/\s]+", address):
+            self.error(
+                "vault.address",
+                f"{address!r} is not an http(s) URL",
+                "write the URL ESO uses to reach Vault, e.g. https://vault.example.com:8200",
+            )
+        kv_mount = self.vault_path("vault.kvMount", value.get("kvMount"), DEFAULT_KV_MOUNT)
+        path = self.vault_path("vault.path", value.get("path"), DEFAULT_VAULT_PATH)
+        if path.split("/")[0] in ("data", "metadata"):
+            self.error(
+                "vault.path",
+                f"{path!r} starts with '{path.split('/')[0]}/'; the KV v2 API prefix is added "
+                "by Vault and ESO, not part of the secret's path",
+                f"write the path without it, e.g. {path.split('/', 1)[-1]}",
+            )
+        auth_mount = self.vault_path("vault.authMount", value.get("authMount"), DEFAULT_AUTH_MOUNT)
+        role = self.vault_path("vault.role", value.get("role"), f"qtap-{self.raw.stack}")
+        if "/" in role:
+            self.error("vault.role", f"role name {role!r} may not contain '/'", "use a plain name")
+        if address is None:
+            return None
+        return VaultSettings(address.rstrip("/"), kv_mount, path, auth_mount, role)
+
+    def vault_path(self, key: str, value: Any, default: str) -> str:
+        text = self.string(key, value, default=default)
+        assert text is not None
+        segments = text.split("/")
+        if (
+            text.startswith("/")
+            or text.endswith("/")
+            or not all(_VAULT_SEGMENT.match(s) for s in segments)
+        ):
+            self.error(
+                key,
+                f"{text!r} is not a Vault path: use segments of letters, digits, '.', '_' or '-' "
+                "separated by single slashes, without a leading or trailing slash",
+                f"e.g. {default}",
+            )
+        return text
+
+    def object_store(self) -> ObjectStoreSettings:
+        value = self.object("objectStore") or {}
+        self.unknown("objectStore", value, OBJECT_STORE_KEYS)
+        retention = self.integer(
+            "objectStore.retentionDays", value.get("retentionDays"), DEFAULT_RETENTION_DAYS, 1
+        )
+        protect = self.boolean(
+            "objectStore.protect", value.get("protect"), self.raw.stack in PROTECTED_BY_DEFAULT
+        )
+        versioning = self.boolean("objectStore.versioning", value.get("versioning"), protect)
+        kms = self.string("objectStore.kmsKeyId", value.get("kmsKeyId"))
+        if kms is not None and not _KMS_KEY_ARN.match(kms):
+            self.error(
+                "objectStore.kmsKeyId",
+                f"{kms!r} is not a KMS key ARN; the writer's IAM policy must name the key itself "
+                "(an alias cannot grant kms:GenerateDataKey)",
+                "use the key ARN, arn:aws:kms:<region>:<account>:key/<key-id>",
+            )
+        return ObjectStoreSettings(retention, protect, versioning, kms)
+
+
+def check_settings(raw: RawStackConfig) -> tuple[StackSettings | None, list[Problem]]:
+    parser = _Parser(raw)
+    settings = parser.parse()
+    return settings, parser.problems
+
+
+def parse_settings(raw: RawStackConfig) -> StackSettings:
+    """The typed settings, or a `ContractError` naming every wrong key."""
+    settings, problems = check_settings(raw)
+    raise_if_errors(problems)
+    assert settings is not None
+    return settings

@@ -1,0 +1,9 @@
+"""qtapctl: offline checks and reviews of the qtap-gitops Pulumi project."""
+
+from __future__ import annotations
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

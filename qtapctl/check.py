@@ -1,0 +1,114 @@
+"""`qtapctl check`: the snapshot contract, the settings and the env bindings of every stack."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TextIO
+
+from qtap_gitops.deployment import DeploymentReport, check_deployment
+from qtap_gitops.problems import Problem, format_problems
+from qtap_gitops.stackfile import Project, load_stack_config
+
+
+@dataclass
+class StackCheck:
+    stack: str
+    report: DeploymentReport
+
+
+def check_stack(project: Project, stack: str, *, require_secrets: bool) -> DeploymentReport:
+    raw, problems = load_stack_config(project, stack)
+    if raw is None:
+        return DeploymentReport(stack, problems=problems)
+    return check_deployment(raw, project.directory, require_secrets=require_secrets)
+
+
+def cross_stack_problems(reports: Sequence[DeploymentReport]) -> list[Problem]:
+    """Two stacks must never own the same bucket or write the same Vault secret."""
+    from qtap_gitops.problems import Severity
+
+    problems: list[Problem] = []
+    buckets: dict[str, str] = {}
+    secrets: dict[tuple[str, str, str], str] = {}
+    for report in reports:
+        deployment = report.deployment
+        if deployment is None:
+            continue
+        for store in deployment.snapshot.aws_stores:
+            other = buckets.setdefault(store.bucket, deployment.stack)
+            if other != deployment.stack:
+                problems.append(
+                    Problem(
+                        Severity.ERROR,
+                        "shared-bucket",
+                        deployment.snapshot.file,
+                        store.line,
+                        None,
+                        store.yaml_path,
+                        f"bucket {store.bucket} is also created by stack {other}; two stacks "
+                        "cannot own one bucket",
+                        "give each environment its own bucket in Qplane",
+                    )
+                )
+        vault = deployment.settings.vault
+        key = (vault.address, vault.kv_mount, vault.path)
+        other = secrets.setdefault(key, deployment.stack)
+        if other != deployment.stack:
+            problems.append(
+                Problem(
+                    Severity.ERROR,
+                    "shared-vault-secret",
+                    deployment.settings.source,
+                    None,
+                    None,
+                    "qtap:vault.path",
+                    f"stack {other} writes the same Vault secret {vault.kv_mount}/{vault.path} "
+                    f"at {vault.address}; each stack would overwrite the other's credentials",
+                    "give this stack its own qtap:vault.path",
+                )
+            )
+    return problems
+
+
+def render_report(report: DeploymentReport, out: TextIO) -> None:
+    deployment = report.deployment
+    status = "ok" if not report.errors else f"{len(report.errors)} error(s)"
+    out.write(f"== stack {report.stack}: {status}\n")
+    if deployment is not None:
+        snapshot = deployment.snapshot
+        out.write(
+            f"   snapshot {snapshot.file} ({len(snapshot.raw)} bytes, sha256 {snapshot.sha256[:12]})\n"
+        )
+        out.write("   env bindings:\n")
+        width = max((len(b.name) for b in deployment.bindings), default=0)
+        for binding in deployment.bindings:
+            out.write(
+                f"     {binding.name.ljust(width)}  <- {binding.source.describe()}"
+                f"  [vault property {binding.vault_property}]\n"
+            )
+        if not deployment.bindings:
+            out.write("     (the snapshot references no env variables)\n")
+    if report.pending:
+        out.write("   secrets to set before `pulumi up` (not stored in the stack file):\n")
+        for problem in report.pending:
+            out.write(f"     - {problem.message}\n       {problem.fix}\n")
+    if report.problems:
+        out.write("   " + format_problems(report.problems).replace("\n", "\n   ") + "\n")
+
+
+def run_check(
+    project: Project, stacks: Sequence[str], out: TextIO, *, require_secrets: bool = False
+) -> int:
+    reports = [check_stack(project, s, require_secrets=require_secrets) for s in stacks]
+    shared = cross_stack_problems(reports) if len(reports) > 1 else []
+    for report in reports:
+        render_report(report, out)
+    if shared:
+        out.write("== across stacks\n   " + format_problems(shared).replace("\n", "\n   ") + "\n")
+    failed = [r.stack for r in reports if r.errors]
+    if failed or shared:
+        out.write(f"check failed: {', '.join(failed) or 'cross-stack conflicts'}\n")
+        return 1
+    out.write(f"check passed: {', '.join(stacks)}\n")
+    return 0

@@ -1,0 +1,20 @@
+# Sourced by the scripts in this directory: make sure .venv exists and holds the pinned
+# packages of the requirements file given as $1. Installs only when that file (or the
+# constraints) changed since the last install, so repeated runs start at once.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+venv="$root/.venv"
+requirements="$root/$1"
+python="${PYTHON:-python3}"
+
+if [ ! -x "$venv/bin/python" ]; then
+  echo "Creating $venv ..." >&2
+  "$python" -m venv "$venv"
+fi
+stamp="$venv/.installed-$(basename "$requirements")"
+digest="$(cat "$requirements" "$root/requirements.txt" "$root/constraints.txt" | "$venv/bin/python" -c 'import hashlib,sys; print(hashlib.sha256(sys.stdin.buffer.read()).hexdigest())')"
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$digest" ]; then
+  echo "Installing $(basename "$requirements") into $venv ..." >&2
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$requirements"
+  echo "$digest" > "$stamp"
+fi

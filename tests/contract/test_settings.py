@@ -1,0 +1,237 @@
+"""Stack settings: defaults, types and the messages for wrong or missing keys."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from ruamel.yaml import YAML
+
+from qtap_gitops import settings as s
+from qtap_gitops.problems import ContractError
+from qtap_gitops.release_values import CHART_VALUE_KEYS, check_chart_values
+from qtap_gitops.settings import RawStackConfig, check_settings, parse_settings
+from qtap_gitops.stackfile import SECRET_PLACEHOLDER, find_project, load_stack_config
+from tests.conftest import REPO, STACKS
+
+MINIMAL = {
+    "qtap:chart": json.dumps({"version": "0.0.38"}),
+    "qtap:vault": json.dumps({"address": "https://vault.example.com:8200"}),
+}
+
+
+def raw(stack: str = "dev", secret_keys: frozenset[str] = frozenset(), **values: object) -> RawStackConfig:
+    config = dict(MINIMAL)
+    for key, value in values.items():
+        config[f"qtap:{key}"] = value if isinstance(value, str) else json.dumps(value)
+    return RawStackConfig(stack, f"Pulumi.{stack}.yaml", config, secret_keys)
+
+
+def errors_of(config: RawStackConfig) -> list:
+    _, problems = check_settings(config)
+    return [p for p in problems if p.is_error]
+
+
+def test_defaults():
+    settings = parse_settings(raw())
+    assert settings.snapshot_path == "snapshots/dev/qtap-config.yaml"
+    assert settings.namespace == "qpoint"
+    assert settings.chart.repo == "https://helm.qpoint.io/"
+    assert settings.chart.values == {}
+    vault = settings.vault
+    assert (vault.kv_mount, vault.path, vault.auth_mount, vault.role) == (
+        "secret",
+        "qpoint/qtap",
+        "kubernetes",
+        "qtap-dev",
+    )
+    assert vault.data_path == "secret/data/qpoint/qtap"
+    store = settings.object_store
+    assert (store.retention_days, store.protect, store.versioning, store.kms_key_id) == (30, False, False, None)
+    assert settings.strict_snapshot is False
+    assert settings.registration_token_set is False
+
+
+def test_prod_is_protected_and_versioned_by_default():
+    store = parse_settings(raw("prod")).object_store
+    assert store.protect and store.versioning
+
+
+def test_explicit_settings_win():
+    settings = parse_settings(
+        raw(
+            "staging",
+            namespace="qtap-agents",
+            objectStore={"retentionDays": 14, "protect": True, "versioning": False},
+            strictSnapshot="true",
+            vault={"address": "https://v:8200", "path": "teams/obs/qtap", "role": "obs-qtap"},
+        )
+    )
+    assert settings.namespace == "qtap-agents"
+    assert settings.object_store.retention_days == 14
+    assert settings.object_store.protect and not settings.object_store.versioning
+    assert settings.strict_snapshot is True
+    assert settings.vault.role == "obs-qtap"
+    assert settings.vault.policy_name == "obs-qtap-read"
+
+
+@pytest.mark.parametrize("missing", ["qtap:chart", "qtap:vault"])
+def test_missing_required_key_names_key_and_stack_file(missing):
+    config = raw()
+    values = {k: v for k, v in config.values.items() if k != missing}
+    problems = errors_of(RawStackConfig("dev", "Pulumi.dev.yaml", values))
+    assert [p.code for p in problems] == ["stack-config-missing"]
+    assert problems[0].file == "Pulumi.dev.yaml"
+    assert problems[0].yaml_path == missing
+    assert "pulumi config set --path" in problems[0].fix and "--stack dev" in problems[0].fix
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "path"),
+    [
+        ("chart", {"version": "^0.0.38"}, "qtap:chart.version"),
+        ("chart", {"version": "latest"}, "qtap:chart.version"),
+        ("chart", {"version": "0.0.38", "repo": "http://helm.qpoint.io/"}, "qtap:chart.repo"),
+        ("chart", {"version": "0.0.38", "value": {}}, "qtap:chart.value"),
+        ("vault", {"address": "vault.example.com"}, "qtap:vault.address"),
+        ("vault", {"address": "https://v:8200", "path": "data/qpoint/qtap"}, "qtap:vault.path"),
+        ("vault", {"address": "https://v:8200", "kvMount": "/secret/"}, "qtap:vault.kvMount"),
+        ("objectStore", {"retentionDays": 0}, "qtap:objectStore.retentionDays"),
+        ("objectStore", {"retentionDays": "a week"}, "qtap:objectStore.retentionDays"),
+        ("objectStore", {"protect": "maybe"}, "qtap:objectStore.protect"),
+        ("objectStore", {"kmsKeyId": "alias/qtap"}, "qtap:objectStore.kmsKeyId"),
+        ("namespace", "Qpoint_Agents", "qtap:namespace"),
+        ("strictSnapshot", "yes please", "qtap:strictSnapshot"),
+        ("snapshot", "/home/me/qtap.yaml", "qtap:snapshot"),
+        ("namespce", "qpoint", "qtap:namespce"),
+    ],
+)
+def test_wrong_values_are_reported_with_their_key(key, value, path):
+    problems = errors_of(raw(**{key: value}))
+    assert [p.yaml_path for p in problems] == [path], [p.format() for p in problems]
+    assert problems[0].fix
+
+
+def test_plaintext_registration_token_is_refused():
+    problems = errors_of(raw(registrationToken="qp_live_123"))
+    assert [p.code for p in problems] == ["secret-plaintext"]
+    assert "pulumi config set --secret 'qtap:registrationToken'" in problems[0].fix
+
+
+def test_secret_registration_token_is_accepted_and_never_kept():
+    settings = parse_settings(raw(registrationToken="qp_live_123", secret_keys=frozenset({"qtap:registrationToken"})))
+    assert settings.registration_token_set
+    assert "qp_live_123" not in repr(settings)
+
+
+def test_secret_env_names_are_kept_and_values_dropped():
+    settings = parse_settings(
+        raw(secretEnv={"AXIOM_TOKEN": "xaat-123"}, secret_keys=frozenset({"qtap:secretEnv"}))
+    )
+    assert settings.secret_env_names == frozenset({"AXIOM_TOKEN"})
+    assert "xaat-123" not in repr(settings)
+
+
+def test_secret_env_in_plaintext_or_with_bad_names_is_refused():
+    problems = errors_of(raw(secretEnv={"AXIOM-TOKEN": "x"}))
+    assert sorted(p.code for p in problems) == ["secret-plaintext", "stack-config"]
+
+
+def test_parse_settings_raises_every_problem_at_once():
+    with pytest.raises(ContractError) as raised:
+        parse_settings(raw(namespace="Bad", objectStore={"retentionDays": -1}))
+    assert len(raised.value.errors) == 2
+
+
+@pytest.mark.parametrize(
+    ("values", "path"),
+    [
+        ({"config": "tap: {}"}, "qtap:chart.values.config"),
+        ({"registrationToken": "x"}, "qtap:chart.values.registrationToken"),
+        ({"registrationTokenSecretRefName": "x"}, "qtap:chart.values.registrationTokenSecretRefName"),
+        ({"replicas": 2}, "qtap:chart.values.replicas"),
+        ({"image": {"registry": "x"}}, "qtap:chart.values.image.registry"),
+        ({"logLevel": "verbose"}, "qtap:chart.values.logLevel"),
+        ({"podAnnotations": {"checksum/qtap-config": "x"}}, "qtap:chart.values.podAnnotations.checksum/qtap-config"),
+        ({"extraEnv": [{"name": "LOG_LEVEL", "value": "debug"}]}, "qtap:chart.values.extraEnv[0]"),
+    ],
+)
+def test_chart_values_are_limited_to_what_the_chart_defines_and_the_program_does_not_own(values, path):
+    problems = check_chart_values(values, "Pulumi.dev.yaml", "dev")
+    assert [p.yaml_path for p in problems] == [path]
+
+
+def test_chart_values_keys_match_the_real_chart_values_file():
+    values_file = REPO.parent / "shared" / "schemas" / "qtap-chart-0.0.38" / "values.yaml"
+    chart_values = YAML(typ="safe").load(values_file.read_text())
+    # registrationTokenSecretRefName is documented only as a comment in values.yaml.
+    assert set(CHART_VALUE_KEYS) == set(chart_values) | {"registrationTokenSecretRefName"}
+
+
+# -- the committed project -------------------------------------------------------------------
+
+
+def test_pulumi_yaml_declares_every_setting_with_description_and_matching_defaults():
+    project = YAML(typ="safe").load((REPO / "Pulumi.yaml").read_text())
+    assert project["name"] == s.NAMESPACE
+    assert project["runtime"]["name"] == "python"
+    assert project["runtime"]["options"] == {"toolchain": "pip", "virtualenv": ".venv"}
+    config = project["config"]
+    assert set(config) == set(s.TOP_LEVEL_KEYS)
+    for key, declaration in config.items():
+        assert declaration.get("description"), key
+        assert declaration.get("type") in (None, "string", "integer", "boolean", "array"), key
+    assert config["registrationToken"]["secret"] is True
+    assert "default" not in config["registrationToken"], "a secret cannot have a plaintext default"
+    assert config["namespace"]["default"] == s.DEFAULT_NAMESPACE
+    assert config["strictSnapshot"]["default"] is False
+    assert config["objectStore"]["default"] == {} and config["secretEnv"]["default"] == {}
+    # Pulumi applies these defaults before the program runs; they must mean the code's defaults.
+    applied = parse_settings(
+        raw(snapshot=config["snapshot"]["default"], namespace=config["namespace"]["default"])
+    )
+    assert applied.snapshot_path == s.default_snapshot_path("dev")
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_committed_stack_files_parse_and_differ_per_environment(stack):
+    project = find_project(REPO)
+    config, problems = load_stack_config(project, stack)
+    assert problems == [] and config is not None
+    settings = parse_settings(config)
+    assert settings.snapshot_path == f"snapshots/{stack}/qtap-config.yaml"
+    assert settings.object_store.protect is (stack == "prod")
+    # No encrypted value is committed: secrets are set per deployment (README).
+    assert SECRET_PLACEHOLDER not in json.dumps(dict(config.values))
+    assert config.values.get("aws:region")
+
+
+def test_committed_stacks_differ_in_region_retention_chart_and_vault():
+    project = find_project(REPO)
+    settings = {}
+    for stack in STACKS:
+        config, _ = load_stack_config(project, stack)
+        assert config is not None
+        settings[stack] = (parse_settings(config), config.values["aws:region"])
+    for attribute in (
+        lambda x: x[1],
+        lambda x: x[0].object_store.retention_days,
+        lambda x: x[0].vault.address,
+    ):
+        assert len({attribute(v) for v in settings.values()}) == 3
+    assert len({v[0].chart.version for v in settings.values()}) > 1
+
+
+def test_stack_file_errors_point_at_the_line(tmp_path: Path):
+    (tmp_path / "Pulumi.yaml").write_text("name: qtap\nruntime: python\n")
+    (tmp_path / "Pulumi.dev.yaml").write_text(
+        "config:\n  qtap:chart:\n    version: 0.0.38\n  qtap:vault:\n    address: https://v:8200\n"
+        "  qtap:objectStore:\n    retentionDays: -3\n  qtap:registrationToken:\n    secure: v1:abc\n"
+    )
+    project = find_project(tmp_path)
+    config, problems = load_stack_config(project, "dev")
+    assert problems == [] and config is not None
+    assert "qtap:registrationToken" in config.secret_keys
+    (problem,) = errors_of(config)
+    assert (problem.file, problem.line, problem.column) == ("Pulumi.dev.yaml", 7, 5)
