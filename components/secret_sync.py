@@ -1,0 +1,137 @@
+"""The namespace, and the External Secrets Operator objects that copy the agent's secret from
+Vault into the Kubernetes Secret the release reads (external-secrets.io/v1)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from qtap_gitops.bindings import EnvBinding
+from qtap_gitops.release_values import SECRET_NAME
+from qtap_gitops.settings import VaultSettings
+
+from .vault_secrets import TOKEN_AUDIENCE
+
+ESO_API_VERSION = "external-secrets.io/v1"
+SECRET_STORE_NAME = "qtap-vault"
+SERVICE_ACCOUNT_NAME = "qtap-secret-sync"
+REFRESH_INTERVAL = "1h"
+# pulumi-kubernetes waits for this condition before dependents proceed (PR #3134).
+WAIT_FOR_READY = {"pulumi.com/waitFor": "condition=Ready"}
+MANAGED_BY = {"app.kubernetes.io/managed-by": "pulumi", "app.kubernetes.io/part-of": "qtap"}
+
+
+@dataclass(frozen=True)
+class SecretSyncArgs:
+    namespace: str
+    vault: VaultSettings
+    bindings: Sequence[EnvBinding]
+    vault_ready: Sequence[pulumi.Resource]
+    """The Vault secret and role; the ExternalSecret cannot sync before both exist."""
+    service_account: str = SERVICE_ACCOUNT_NAME
+
+
+class SecretSync(pulumi.ComponentResource):
+    namespace_name: pulumi.Output[str]
+    secret_name: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: SecretSyncArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("qtap:kubernetes:SecretSync", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+
+        self.namespace = k8s.core.v1.Namespace(
+            f"{name}-namespace",
+            metadata={
+                "name": args.namespace,
+                "labels": {
+                    **MANAGED_BY,
+                    # Qtap is a privileged, hostPID/hostNetwork eBPF DaemonSet; Pod Security
+                    # Admission's baseline or restricted level would reject its pods.
+                    "pod-security.kubernetes.io/enforce": "privileged",
+                },
+            },
+            opts=child,
+        )
+        namespace = self.namespace.metadata.apply(lambda m: m["name"])
+
+        # Only ESO uses this ServiceAccount (through the TokenRequest API); no pod runs as it.
+        self.service_account = k8s.core.v1.ServiceAccount(
+            f"{name}-service-account",
+            metadata={"name": args.service_account, "namespace": namespace, "labels": MANAGED_BY},
+            automount_service_account_token=False,
+            opts=child,
+        )
+
+        vault = args.vault
+        self.secret_store = k8s.apiextensions.CustomResource(
+            f"{name}-secret-store",
+            api_version=ESO_API_VERSION,
+            kind="SecretStore",
+            metadata={
+                "name": SECRET_STORE_NAME,
+                "namespace": namespace,
+                "labels": MANAGED_BY,
+            },
+            spec={
+                "provider": {
+                    "vault": {
+                        "server": vault.address,
+                        # The KV mount; ESO appends data/ itself for version v2.
+                        "path": vault.kv_mount,
+                        "version": "v2",
+                        "auth": {
+                            "kubernetes": {
+                                "mountPath": vault.auth_mount,
+                                "role": vault.role,
+                                "serviceAccountRef": {
+                                    "name": self.service_account.metadata.apply(
+                                        lambda m: m["name"]
+                                    ),
+                                    "audiences": [TOKEN_AUDIENCE],
+                                },
+                            }
+                        },
+                    }
+                }
+            },
+            opts=child,
+        )
+
+        self.external_secret = k8s.apiextensions.CustomResource(
+            f"{name}-external-secret",
+            api_version=ESO_API_VERSION,
+            kind="ExternalSecret",
+            metadata={
+                "name": SECRET_NAME,
+                "namespace": namespace,
+                "labels": MANAGED_BY,
+                "annotations": WAIT_FOR_READY,
+            },
+            spec={
+                "refreshInterval": REFRESH_INTERVAL,
+                "secretStoreRef": {
+                    "name": self.secret_store.metadata.apply(lambda m: m["name"]),
+                    "kind": "SecretStore",
+                },
+                "target": {"name": SECRET_NAME, "creationPolicy": "Owner"},
+                "data": [
+                    {
+                        "secretKey": binding.name,
+                        "remoteRef": {"key": vault.path, "property": binding.vault_property},
+                    }
+                    for binding in args.bindings
+                ],
+            },
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.vault_ready)),
+        )
+
+        self.namespace_name = namespace
+        self.secret_name = self.external_secret.metadata.apply(lambda m: m["name"])
+        self.register_outputs(
+            {"namespace_name": self.namespace_name, "secret_name": self.secret_name}
+        )

@@ -1,0 +1,308 @@
+"""Run the real Pulumi program of a stack under Pulumi's mock engine, and record what it does.
+
+No Pulumi CLI, cloud account or cluster is involved: the program runs in-process against
+`pulumi.runtime.MockMonitor`, which this module extends to record every registration with the
+facts a reviewer or a test needs (inputs with their secret parts marked, parent, explicit and
+implicit dependencies, protection) and to capture the stack outputs and log lines.
+
+Each run happens in a fresh `contextvars.Context`, so runs in one process never share the
+program's root stack, configuration or outputs.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import hashlib
+import logging
+import os
+import runpy
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+from google.protobuf import json_format
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import settings as pulumi_settings
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _sync_await
+
+PROJECT = "qtap"
+
+_SIG = "4dabf18193072939515e22adb298388d"
+_SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
+_RESOURCE_SIG = "5cf8f73096256a8f31e491e813e4eb8e"
+_UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+
+REDACTED = "[secret]"
+
+
+@dataclass(frozen=True)
+class Secret:
+    """A value the program marked secret."""
+
+    value: Any
+
+
+class Unknown:
+    def __repr__(self) -> str:
+        return "<unknown>"
+
+
+def _decode(value: Any) -> Any:
+    if isinstance(value, dict):
+        sig = value.get(_SIG)
+        if sig == _SECRET_SIG:
+            return Secret(_decode(value.get("value")))
+        if sig == _RESOURCE_SIG:
+            return {"urn": value.get("urn"), "id": value.get("id")}
+        return {k: _decode(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_decode(v) for v in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if value == _UNKNOWN:
+        return Unknown()
+    return value
+
+
+def reveal(value: Any) -> Any:
+    """`value` with every secret replaced by its plaintext (for tests that prove wiring)."""
+    if isinstance(value, Secret):
+        return reveal(value.value)
+    if isinstance(value, dict):
+        return {k: reveal(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [reveal(v) for v in value]
+    return value
+
+
+def redact(value: Any) -> Any:
+    """`value` with every secret replaced by `REDACTED` (for anything shown to people)."""
+    if isinstance(value, Secret):
+        return REDACTED
+    if isinstance(value, dict):
+        return {k: redact(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact(v) for v in value]
+    return value
+
+
+@dataclass(frozen=True)
+class Registration:
+    """One resource (custom or component) the program registered."""
+
+    type: str
+    name: str
+    urn: str
+    parent: str | None
+    custom: bool
+    inputs: Mapping[str, Any]
+    dependencies: tuple[str, ...]
+    property_dependencies: Mapping[str, tuple[str, ...]]
+    protect: bool
+    retain_on_delete: bool
+    additional_secret_outputs: tuple[str, ...]
+
+
+@dataclass
+class ProgramRun:
+    stack: str
+    registrations: list[Registration] = field(default_factory=list)
+    outputs: dict[str, Any] = field(default_factory=dict)
+    """Stack outputs; secret ones are wrapped in `Secret`."""
+    logs: list[tuple[str, str]] = field(default_factory=list)
+    error: BaseException | None = None
+
+    def of_type(self, type_token: str) -> list[Registration]:
+        return [r for r in self.registrations if r.type == type_token]
+
+    def one(self, type_token: str) -> Registration:
+        found = self.of_type(type_token)
+        if len(found) != 1:
+            raise AssertionError(f"expected one {type_token}, found {len(found)}")
+        return found[0]
+
+    def by_urn(self, urn: str) -> Registration:
+        return next(r for r in self.registrations if r.urn == urn)
+
+    def custom_resources(self) -> list[Registration]:
+        return [r for r in self.registrations if r.custom]
+
+
+class FakeCloud(pulumi_mocks.Mocks):
+    """Answers the engine as a provider would, with stable fake values.
+
+    `secret_values` lets a test choose the values of generated credentials (sentinels), which
+    the hygiene tests then hunt for in everything that should not contain them.
+    """
+
+    def __init__(
+        self,
+        access_key_id: Callable[[str], str] | None = None,
+        secret_access_key: Callable[[str], str] | None = None,
+    ) -> None:
+        self.access_key_id = access_key_id or (
+            lambda name: "AKIA" + hashlib.sha256(name.encode()).hexdigest()[:16].upper()
+        )
+        self.secret_access_key = secret_access_key or (
+            lambda name: "mock/" + hashlib.sha256(("secret:" + name).encode()).hexdigest()[:35]
+        )
+
+    def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str | None, dict]:
+        inputs = dict(args.inputs)
+        if args.typ == "aws:s3/bucket:Bucket":
+            bucket = inputs.get("bucket", args.name)
+            return bucket, {**inputs, "arn": f"arn:aws:s3:::{bucket}", "bucket": bucket}
+        if args.typ == "aws:iam/user:User":
+            user = inputs.get("name", args.name)
+            return user, {
+                **inputs,
+                "arn": f"arn:aws:iam::123456789012:user{inputs.get('path', '/')}{user}",
+                "uniqueId": "AIDA" + hashlib.sha256(user.encode()).hexdigest()[:16].upper(),
+            }
+        if args.typ == "aws:iam/accessKey:AccessKey":
+            return self.access_key_id(args.name), {
+                **inputs,
+                "secret": self.secret_access_key(args.name),
+                "status": "Active",
+            }
+        return f"{args.name}-id", inputs
+
+    def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict, list[tuple[str, str]] | None]:
+        return {}, None
+
+
+class RecordingMonitor(pulumi_mocks.MockMonitor):
+    def __init__(self, mocks: pulumi_mocks.Mocks) -> None:
+        super().__init__(mocks)
+        self.registrations: list[Registration] = []
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (the engine's RPC name)
+        response = super().RegisterResource(request)
+        if request.type == "pulumi:pulumi:Stack":
+            return response
+        inputs = _decode(json_format.MessageToDict(request.object))
+        self.registrations.append(
+            Registration(
+                type=request.type,
+                name=request.name,
+                urn=response.urn,
+                parent=request.parent or None,
+                custom=bool(request.custom),
+                inputs=inputs,
+                dependencies=tuple(request.dependencies),
+                property_dependencies={
+                    key: tuple(deps.urns) for key, deps in request.propertyDependencies.items()
+                },
+                protect=bool(request.protect),
+                retain_on_delete=bool(request.retainOnDelete),
+                additional_secret_outputs=tuple(request.additionalSecretOutputs),
+            )
+        )
+        return response
+
+
+class _LogCollector(logging.Handler):
+    def __init__(self, sink: list[tuple[str, str]]) -> None:
+        # The program's own messages (pulumi.log.warn/error); the SDK's debug chatter is noise.
+        super().__init__(logging.INFO)
+        self.sink = sink
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.sink.append((record.levelname.lower(), record.getMessage()))
+
+
+async def _resolve(value: Any) -> Any:
+    output = pulumi.Output.from_input(value)
+    resolved = await output.future()
+    if await output.is_secret():
+        return Secret(resolved)
+    return resolved
+
+
+def run_program(
+    project_dir: Path,
+    stack: str,
+    config: Mapping[str, str],
+    secret_keys: frozenset[str] | set[str] = frozenset(),
+    cloud: pulumi_mocks.Mocks | None = None,
+    program: Path | None = None,
+) -> ProgramRun:
+    """Run the Pulumi program for `stack` with `config`, as `pulumi up` would in `project_dir`.
+
+    The program is `project_dir/__main__.py` unless `program` names another file; it runs with
+    `project_dir` as working directory, as the Pulumi CLI runs it. Program errors do not raise:
+    they land in `ProgramRun.error`.
+    """
+    main = program or project_dir / "__main__.py"
+    code_dir = str(main.resolve().parent)
+
+    def body() -> None:
+        if code_dir not in sys.path:
+            sys.path.insert(0, code_dir)
+        previous = Path.cwd()
+        os.chdir(project_dir)
+        try:
+            runpy.run_path(str(main), run_name="__main__")
+        finally:
+            os.chdir(previous)
+
+    return run_pulumi(stack, body, config, secret_keys, cloud)
+
+
+def run_pulumi(
+    stack: str,
+    body: Callable[[], Mapping[str, Any] | None],
+    config: Mapping[str, str] | None = None,
+    secret_keys: frozenset[str] | set[str] = frozenset(),
+    cloud: pulumi_mocks.Mocks | None = None,
+) -> ProgramRun:
+    """Run `body` (a program, or a test building one component) under the mock engine.
+
+    Every registration and every output is awaited before this returns; outputs returned by
+    `body` are resolved into `ProgramRun.outputs` beside the stack's exports.
+    """
+    return contextvars.Context().run(
+        _run, stack, body, dict(config or {}), set(secret_keys), cloud or FakeCloud()
+    )
+
+
+def _run(
+    stack: str,
+    body: Callable[[], Mapping[str, Any] | None],
+    config: dict[str, str],
+    secret_keys: set[str],
+    cloud: pulumi_mocks.Mocks,
+) -> ProgramRun:
+    run = ProgramRun(stack)
+    logger = logging.getLogger(f"qtapctl.mock_engine.{stack}.{id(run)}")
+    logger.propagate = False
+    logger.setLevel(logging.DEBUG)
+    logger.addHandler(_LogCollector(run.logs))
+
+    monitor = RecordingMonitor(cloud)
+    pulumi_settings.ROOT.set(None)
+    pulumi.runtime.set_mocks(
+        cloud, project=PROJECT, stack=stack, preview=False, logger=logger, monitor=monitor
+    )
+    pulumi.runtime.set_all_config(config, sorted(secret_keys))
+    pulumi_settings.SETTINGS.rpc_manager.clear()
+
+    returned: dict[str, Any] = {}
+
+    def program() -> None:
+        returned.update(body() or {})
+
+    try:
+        _sync_await(run_pulumi_func(program))
+        root = pulumi_settings.get_root_resource()
+        exports = dict(getattr(root, "outputs", {}) or {})
+        for name, value in {**exports, **returned}.items():
+            run.outputs[name] = _sync_await(_resolve(value))
+    except Exception as error:  # noqa: BLE001 (the caller decides how to report it)
+        run.error = error
+    run.registrations = list(monitor.registrations)
+    return run

@@ -1,0 +1,54 @@
+"""Running the program and its components under Pulumi's mock engine, with sentinel secrets.
+
+Sentinels are distinctive values for every secret (registration token, the generated S3 key);
+the hygiene tests look for them everywhere a secret must not be.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from qtap_gitops.stackfile import find_project
+from qtapctl.inputs import program_inputs
+from qtapctl.mock_engine import FakeCloud, ProgramRun, run_program
+from tests.conftest import REPO
+
+SENTINEL_TOKEN = "sentinel-registration-token-5b1e0c"
+SENTINEL_KEY_ID = "AKIASENTINEL5B1E0C00"
+SENTINEL_SECRET_KEY = "sentinel/secret-access-key/5b1e0c"
+SENTINELS = (SENTINEL_TOKEN, SENTINEL_KEY_ID, SENTINEL_SECRET_KEY)
+
+
+def sentinel_cloud() -> FakeCloud:
+    return FakeCloud(
+        access_key_id=lambda name: SENTINEL_KEY_ID,
+        secret_access_key=lambda name: SENTINEL_SECRET_KEY,
+    )
+
+
+def run_stack(
+    stack: str,
+    project_dir: Path = REPO,
+    *,
+    registration_token: str | None = SENTINEL_TOKEN,
+    secret_env: Mapping[str, str] | None = None,
+    config_overrides: Mapping[str, str] | None = None,
+) -> ProgramRun:
+    """The real `__main__.py` for `stack`, configured from `project_dir/Pulumi.<stack>.yaml`."""
+    inputs = program_inputs(
+        find_project(project_dir),
+        stack,
+        registration_token=registration_token,
+        secret_env=secret_env,
+        fill_missing=False,
+    )
+    config = {**inputs.config, **(config_overrides or {})}
+    return run_program(
+        project_dir,
+        stack,
+        config,
+        inputs.secret_keys,
+        sentinel_cloud(),
+        program=REPO / "__main__.py",
+    )
