@@ -94,7 +94,8 @@ def test_one_name_for_two_buckets_keys_is_a_conflict():
     bindings, problems = derive_bindings(snapshot_of(text))
     assert [p.code for p in problems] == ["env-source-conflict"]
     assert "S3_ACCESS_KEY" in problems[0].message
-    assert "qtap-contract-test" in problems[0].message and "qtap-contract-archive" in problems[0].message
+    assert "qtap-contract-test" in problems[0].message
+    assert "qtap-contract-archive" in problems[0].message
     assert "S3_ACCESS_KEY" not in {b.name for b in bindings}
 
 
@@ -115,14 +116,19 @@ def test_missing_registration_token_prints_the_exact_command():
     bindings, _ = derive_bindings(snapshot)
     (problem,) = unresolved_sources(snapshot, bindings, inventory(token=False))
     assert problem.code == "secret-missing"
-    assert problem.file == FILE and problem.line is not None
-    assert "pulumi config set --secret 'qtap:registrationToken' '<token>' --stack dev" in problem.fix
+    assert problem.file == FILE
+    assert problem.line is not None
+    assert (
+        "pulumi config set --secret 'qtap:registrationToken' '<token>' --stack dev" in problem.fix
+    )
 
 
 def test_missing_secret_env_prints_the_exact_path_command():
     snapshot = snapshot_of(with_object_store(MINIO_STORE))
     bindings, _ = derive_bindings(snapshot)
-    problems = unresolved_sources(snapshot, bindings, inventory(secret_env=frozenset({"MINIO_ACCESS_KEY"})))
+    problems = unresolved_sources(
+        snapshot, bindings, inventory(secret_env=frozenset({"MINIO_ACCESS_KEY"}))
+    )
     assert [p.code for p in problems] == ["secret-missing"]
     assert (
         "pulumi config set --secret --path 'qtap:secretEnv.MINIO_SECRET_KEY' '<value>' --stack dev"
@@ -147,6 +153,8 @@ def test_secret_env_value_for_a_stack_filled_variable_is_a_conflict():
 def test_unused_secret_env_values_warn():
     snapshot = snapshot_of(BASE)
     bindings, _ = derive_bindings(snapshot)
-    warnings = unused_secrets(snapshot, bindings, inventory(secret_env=frozenset({"OLD_AXIOM_TOKEN"})))
+    warnings = unused_secrets(
+        snapshot, bindings, inventory(secret_env=frozenset({"OLD_AXIOM_TOKEN"}))
+    )
     assert [(w.code, w.is_error) for w in warnings] == [("secret-unused", False)]
     assert "pulumi config rm --path 'qtap:secretEnv.OLD_AXIOM_TOKEN'" in warnings[0].fix

@@ -21,7 +21,9 @@ MINIMAL = {
 }
 
 
-def raw(stack: str = "dev", secret_keys: frozenset[str] = frozenset(), **values: object) -> RawStackConfig:
+def raw(
+    stack: str = "dev", secret_keys: frozenset[str] = frozenset(), **values: object
+) -> RawStackConfig:
     config = dict(MINIMAL)
     for key, value in values.items():
         config[f"qtap:{key}"] = value if isinstance(value, str) else json.dumps(value)
@@ -48,14 +50,20 @@ def test_defaults():
     )
     assert vault.data_path == "secret/data/qpoint/qtap"
     store = settings.object_store
-    assert (store.retention_days, store.protect, store.versioning, store.kms_key_id) == (30, False, False, None)
+    assert (store.retention_days, store.protect, store.versioning, store.kms_key_id) == (
+        30,
+        False,
+        False,
+        None,
+    )
     assert settings.strict_snapshot is False
     assert settings.registration_token_set is False
 
 
 def test_prod_is_protected_and_versioned_by_default():
     store = parse_settings(raw("prod")).object_store
-    assert store.protect and store.versioning
+    assert store.protect
+    assert store.versioning
 
 
 def test_explicit_settings_win():
@@ -70,7 +78,8 @@ def test_explicit_settings_win():
     )
     assert settings.namespace == "qtap-agents"
     assert settings.object_store.retention_days == 14
-    assert settings.object_store.protect and not settings.object_store.versioning
+    assert settings.object_store.protect
+    assert not settings.object_store.versioning
     assert settings.strict_snapshot is True
     assert settings.vault.role == "obs-qtap"
     assert settings.vault.policy_name == "obs-qtap-read"
@@ -84,7 +93,8 @@ def test_missing_required_key_names_key_and_stack_file(missing):
     assert [p.code for p in problems] == ["stack-config-missing"]
     assert problems[0].file == "Pulumi.dev.yaml"
     assert problems[0].yaml_path == missing
-    assert "pulumi config set --path" in problems[0].fix and "--stack dev" in problems[0].fix
+    assert "pulumi config set --path" in problems[0].fix
+    assert "--stack dev" in problems[0].fix
 
 
 @pytest.mark.parametrize(
@@ -120,7 +130,9 @@ def test_plaintext_registration_token_is_refused():
 
 
 def test_secret_registration_token_is_accepted_and_never_kept():
-    settings = parse_settings(raw(registrationToken="qp_live_123", secret_keys=frozenset({"qtap:registrationToken"})))
+    settings = parse_settings(
+        raw(registrationToken="qp_live_123", secret_keys=frozenset({"qtap:registrationToken"}))
+    )
     assert settings.registration_token_set
     assert "qp_live_123" not in repr(settings)
 
@@ -149,15 +161,23 @@ def test_parse_settings_raises_every_problem_at_once():
     [
         ({"config": "tap: {}"}, "qtap:chart.values.config"),
         ({"registrationToken": "x"}, "qtap:chart.values.registrationToken"),
-        ({"registrationTokenSecretRefName": "x"}, "qtap:chart.values.registrationTokenSecretRefName"),
+        (
+            {"registrationTokenSecretRefName": "x"},
+            "qtap:chart.values.registrationTokenSecretRefName",
+        ),
         ({"replicas": 2}, "qtap:chart.values.replicas"),
         ({"image": {"registry": "x"}}, "qtap:chart.values.image.registry"),
         ({"logLevel": "verbose"}, "qtap:chart.values.logLevel"),
-        ({"podAnnotations": {"checksum/qtap-config": "x"}}, "qtap:chart.values.podAnnotations.checksum/qtap-config"),
+        (
+            {"podAnnotations": {"checksum/qtap-config": "x"}},
+            "qtap:chart.values.podAnnotations.checksum/qtap-config",
+        ),
         ({"extraEnv": [{"name": "LOG_LEVEL", "value": "debug"}]}, "qtap:chart.values.extraEnv[0]"),
     ],
 )
-def test_chart_values_are_limited_to_what_the_chart_defines_and_the_program_does_not_own(values, path):
+def test_chart_values_are_limited_to_what_the_chart_defines_and_the_program_does_not_own(
+    values, path
+):
     problems = check_chart_values(values, "Pulumi.dev.yaml", "dev")
     assert [p.yaml_path for p in problems] == [path]
 
@@ -186,7 +206,8 @@ def test_pulumi_yaml_declares_every_setting_with_description_and_matching_defaul
     assert "default" not in config["registrationToken"], "a secret cannot have a plaintext default"
     assert config["namespace"]["default"] == s.DEFAULT_NAMESPACE
     assert config["strictSnapshot"]["default"] is False
-    assert config["objectStore"]["default"] == {} and config["secretEnv"]["default"] == {}
+    assert config["objectStore"]["default"] == {}
+    assert config["secretEnv"]["default"] == {}
     # Pulumi applies these defaults before the program runs; they must mean the code's defaults.
     applied = parse_settings(
         raw(snapshot=config["snapshot"]["default"], namespace=config["namespace"]["default"])
@@ -198,7 +219,8 @@ def test_pulumi_yaml_declares_every_setting_with_description_and_matching_defaul
 def test_committed_stack_files_parse_and_differ_per_environment(stack):
     project = find_project(REPO)
     config, problems = load_stack_config(project, stack)
-    assert problems == [] and config is not None
+    assert problems == []
+    assert config is not None
     settings = parse_settings(config)
     assert settings.snapshot_path == f"snapshots/{stack}/qtap-config.yaml"
     assert settings.object_store.protect is (stack == "prod")
@@ -231,7 +253,8 @@ def test_stack_file_errors_point_at_the_line(tmp_path: Path):
     )
     project = find_project(tmp_path)
     config, problems = load_stack_config(project, "dev")
-    assert problems == [] and config is not None
+    assert problems == []
+    assert config is not None
     assert "qtap:registrationToken" in config.secret_keys
     (problem,) = errors_of(config)
     assert (problem.file, problem.line, problem.column) == ("Pulumi.dev.yaml", 7, 5)

@@ -65,7 +65,8 @@ def test_loaded_bytes_equal_file_bytes_with_comments_order_and_quoting(tmp_path:
     assert snapshot.raw == raw
     assert snapshot.text.encode() == raw
     assert "# exported 2026-11-02" in snapshot.text
-    assert "'500'" in snapshot.text and '"json"' in snapshot.text
+    assert "'500'" in snapshot.text
+    assert '"json"' in snapshot.text
 
 
 def test_sha256_is_of_the_exact_bytes():
@@ -121,7 +122,9 @@ def test_s3_compatible_store_is_external_and_its_keys_come_from_secret_env():
 
 def test_external_store_without_keys_is_allowed():
     store = "\n".join(
-        line for line in MINIO_STORE.splitlines() if "_key" not in line and "type: env" not in line and "value: MINIO" not in line
+        line
+        for line in MINIO_STORE.splitlines()
+        if "_key" not in line and "type: env" not in line and "value: MINIO" not in line
     )
     report = check(with_object_store(store + "\n"))
     assert report.errors == [], [p.format() for p in report.errors]
@@ -129,7 +132,11 @@ def test_external_store_without_keys_is_allowed():
 
 def test_none_stack_and_yaml11_booleans_and_anchors_are_accepted():
     text = replace("ignore_loopback: true", "ignore_loopback: yes")
-    text = replace("  http:\n    stack: default", "  http:\n    stack: default\n  redis:\n    stack: none", text)
+    text = replace(
+        "  http:\n    stack: default",
+        "  http:\n    stack: default\n  redis:\n    stack: none",
+        text,
+    )
     text = replace("stacks:\n  default:", "stacks:\n  default: &default", text)
     text = replace("\ntap:", "  copy: *default\n\ntap:", text)
     report = check(text)
@@ -150,7 +157,9 @@ def test_axiom_dataset_may_be_text_but_its_token_must_be_env():
     text = replace("  object_stores:\n", store + "  object_stores:\n")
     snapshot = check(text).snapshot
     assert snapshot is not None
-    assert ("AXIOM_TOKEN", ReferenceRole.OTHER) in {(r.name, r.role) for r in snapshot.env_references}
+    assert ("AXIOM_TOKEN", ReferenceRole.OTHER) in {
+        (r.name, r.role) for r in snapshot.env_references
+    }
 
 
 # -- file-level errors -----------------------------------------------------------------------
@@ -188,15 +197,23 @@ def test_oversized_file():
 def test_yaml_syntax_error_names_line():
     text = replace("      - qpoint\n", "      - [qpoint\n")
     problem = only_error(check(text), "yaml-syntax")
-    assert problem.line is not None and problem.line >= line_of(text, "[qpoint")
+    assert problem.line is not None
+    assert problem.line >= line_of(text, "[qpoint")
 
 
 def test_duplicate_keys_are_all_reported_with_their_lines():
-    text = replace("      region: us-east-1\n", "      region: us-east-1\n      region: eu-west-1\n")
-    text = replace("  ignore_loopback: true\n", "  ignore_loopback: true\n  ignore_loopback: false\n", text)
+    text = replace(
+        "      region: us-east-1\n", "      region: us-east-1\n      region: eu-west-1\n"
+    )
+    text = replace(
+        "  ignore_loopback: true\n", "  ignore_loopback: true\n  ignore_loopback: false\n", text
+    )
     report = check(text)
     duplicates = [p for p in report.errors if p.code == "duplicate-key"]
-    assert [p.line for p in duplicates] == [line_of(text, "eu-west-1"), line_of(text, "ignore_loopback: false")]
+    assert [p.line for p in duplicates] == [
+        line_of(text, "eu-west-1"),
+        line_of(text, "ignore_loopback: false"),
+    ]
     assert "services.object_stores[0].region" in duplicates[0].message
 
 
@@ -225,7 +242,10 @@ def test_missing_version():
 
 
 def test_token_as_text_is_refused_with_the_configmap_reason():
-    text = replace("        type: env\n        value: REGISTRATION_TOKEN", "        type: text\n        value: qp_live_123")
+    text = replace(
+        "        type: env\n        value: REGISTRATION_TOKEN",
+        "        type: text\n        value: qp_live_123",
+    )
     problem = only_error(check(text), "secret-as-text")
     assert problem.yaml_path == "services.event_stores[0].token.type"
     assert "ConfigMap" in problem.message
@@ -233,7 +253,10 @@ def test_token_as_text_is_refused_with_the_configmap_reason():
 
 
 def test_access_key_as_text_is_refused():
-    text = replace("        type: env\n        value: S3_ACCESS_KEY", "        type: text\n        value: AKIAEXAMPLE")
+    text = replace(
+        "        type: env\n        value: S3_ACCESS_KEY",
+        "        type: text\n        value: AKIAEXAMPLE",
+    )
     only_error(check(text), "secret-as-text")
 
 
@@ -254,19 +277,27 @@ def test_otel_header_value_as_text_is_refused():
 
 
 def test_literal_string_token_is_refused():
-    text = replace("      token:\n        type: env\n        value: REGISTRATION_TOKEN", "      token: qp_live_123")
+    text = replace(
+        "      token:\n        type: env\n        value: REGISTRATION_TOKEN",
+        "      token: qp_live_123",
+    )
     problem = only_error(check(text), "value-source")
     assert "ConfigMap" in problem.message
 
 
 def test_reference_without_type():
-    text = replace("        type: env\n        value: REGISTRATION_TOKEN", "        value: REGISTRATION_TOKEN")
+    text = replace(
+        "        type: env\n        value: REGISTRATION_TOKEN", "        value: REGISTRATION_TOKEN"
+    )
     problem = only_error(check(text), "value-source-type")
     assert "empty string" in problem.message
 
 
 def test_reference_with_unknown_type():
-    text = replace("        type: env\n        value: S3_SECRET_KEY", "        type: file\n        value: /run/secrets/s3")
+    text = replace(
+        "        type: env\n        value: S3_SECRET_KEY",
+        "        type: file\n        value: /run/secrets/s3",
+    )
     only_error(check(text), "value-source-type")
 
 
@@ -320,7 +351,10 @@ def test_pulse_without_token():
 
 
 def test_object_store_event_store_selector_must_exist():
-    text = replace("      insecure: false\n", "      insecure: false\n      event_store:\n        id: warehouse\n")
+    text = replace(
+        "      insecure: false\n",
+        "      insecure: false\n      event_store:\n        id: warehouse\n",
+    )
     only_error(check(text), "unknown-store-id")
 
 
@@ -333,7 +367,15 @@ def test_s3_without_bucket():
 
 @pytest.mark.parametrize(
     "bucket",
-    ["Qtap_Payloads", "ab", "qtap..payloads", "192.168.5.4", "xn--qtap", "qtap-payloads-", "qtap-payloads-s3alias"],
+    [
+        "Qtap_Payloads",
+        "ab",
+        "qtap..payloads",
+        "192.168.5.4",
+        "xn--qtap",
+        "qtap-payloads-",
+        "qtap-payloads-s3alias",
+    ],
 )
 def test_invalid_bucket_names(bucket):
     text = replace("bucket: qtap-contract-test", f"bucket: '{bucket}'")
@@ -423,7 +465,10 @@ def test_tap_protocol_naming_a_missing_stack():
 
 
 def test_tap_endpoint_naming_a_missing_stack():
-    text = replace("  filters:", "  endpoints:\n    - domain: api.stripe.com\n      http:\n        stack: payments\n  filters:")
+    text = replace(
+        "  filters:",
+        "  endpoints:\n    - domain: api.stripe.com\n      http:\n        stack: payments\n  filters:",
+    )
     only_error(check(text), "unknown-stack")
 
 
@@ -434,12 +479,17 @@ def test_plugin_naming_a_missing_object_store():
 
 
 def test_qscan_plugin_naming_a_missing_object_store():
-    text = replace("      - type: report_usage\n", "      - type: report_usage\n      - type: qscan\n        config:\n          object_store_id: nowhere\n")
+    text = replace(
+        "      - type: report_usage\n",
+        "      - type: report_usage\n      - type: qscan\n        config:\n          object_store_id: nowhere\n",
+    )
     only_error(check(text), "unknown-store-id")
 
 
 def test_wrong_scalar_type_is_an_error():
-    problem = only_error(check(replace("ignore_loopback: true", "ignore_loopback: sometimes")), "wrong-type")
+    problem = only_error(
+        check(replace("ignore_loopback: true", "ignore_loopback: sometimes")), "wrong-type"
+    )
     assert problem.yaml_path == "tap.ignore_loopback"
 
 
@@ -459,7 +509,10 @@ def test_control_default_must_be_allow():
 
 
 def test_custom_filter_needs_exe():
-    text = replace("      - container-runtimes\n", "      - container-runtimes\n    custom:\n      - strategy: exact\n")
+    text = replace(
+        "      - container-runtimes\n",
+        "      - container-runtimes\n    custom:\n      - strategy: exact\n",
+    )
     only_error(check(text), "filter-exe")
 
 
@@ -477,7 +530,9 @@ def test_unknown_keys_warn_and_name_the_typo():
 
 
 def test_pulse_endpoint_instead_of_url():
-    text = replace("      url: https://api-pulse.qpoint.io", "      endpoint: https://pulse.internal.example")
+    text = replace(
+        "      url: https://api-pulse.qpoint.io", "      endpoint: https://pulse.internal.example"
+    )
     report = check(text)
     assert report.errors == []
     assert [w.code for w in report.warnings] == ["pulse-endpoint"]
@@ -504,7 +559,8 @@ def test_unknown_plugin_type_warns():
 def test_aws_store_without_region_warns_about_us_east_1():
     report = check(replace("      region: us-east-1\n", ""))
     assert [w.code for w in report.warnings] == ["s3-region-default"]
-    assert report.snapshot is not None and report.snapshot.s3_stores[0].region == "us-east-1"
+    assert report.snapshot is not None
+    assert report.snapshot.s3_stores[0].region == "us-east-1"
 
 
 def test_strict_mode_turns_warnings_into_errors():
@@ -522,7 +578,11 @@ def test_all_problems_of_a_file_are_reported_together():
     text = replace("version: 2", "version: 1")
     text = replace("bucket: qtap-contract-test", "bucket: Bad_Bucket", text)
     text = replace("    stack: default", "    stack: missing", text)
-    text = replace("        type: env\n        value: REGISTRATION_TOKEN", "        type: text\n        value: x", text)
+    text = replace(
+        "        type: env\n        value: REGISTRATION_TOKEN",
+        "        type: text\n        value: x",
+        text,
+    )
     report = check(text)
     assert sorted(codes(report)) == ["s3-bucket-name", "secret-as-text", "unknown-stack", "version"]
 

@@ -10,7 +10,9 @@ from pathlib import Path
 from tests.conftest import REPO
 
 
-def qtapctl(*args: str, cwd: Path = REPO, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+def qtapctl(
+    *args: str, cwd: Path = REPO, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, PYTHONPATH=str(REPO))
     return subprocess.run(
         [sys.executable, "-m", "qtapctl", *args],

@@ -15,14 +15,20 @@ def test_check_passes_for_every_committed_stack_and_prints_bindings():
     for stack in STACKS:
         assert f"== stack {stack}: ok" in result.stdout
     assert "REGISTRATION_TOKEN  <- qtap:registrationToken" in result.stdout
-    assert "S3_SECRET_KEY       <- secret access key of the IAM key this stack creates for bucket acme-qtap-prod-payloads" in result.stdout
+    assert (
+        "S3_SECRET_KEY       <- secret access key of the IAM key this stack creates for bucket acme-qtap-prod-payloads"
+        in result.stdout
+    )
     assert "check passed: dev, staging, prod" in result.stdout
 
 
 def test_unset_secrets_are_listed_with_commands_and_fail_only_when_required():
     lenient = qtapctl("check", "dev")
     assert lenient.returncode == 0
-    assert "pulumi config set --secret 'qtap:registrationToken' '<token>' --stack dev" in lenient.stdout
+    assert (
+        "pulumi config set --secret 'qtap:registrationToken' '<token>' --stack dev"
+        in lenient.stdout
+    )
     strict = qtapctl("check", "dev", "--require-secrets")
     assert strict.returncode == 1
     assert "error [secret-missing]" in strict.stdout
@@ -38,9 +44,14 @@ def test_broken_snapshot_fails_with_file_line_messages_and_no_traceback(project_
     result = qtapctl("--project-dir", str(project_copy), "check")
     assert result.returncode == 1
     assert "Traceback" not in result.stdout + result.stderr
-    assert "== stack dev: ok" in result.stdout and "== stack prod: ok" in result.stdout
+    assert "== stack dev: ok" in result.stdout
+    assert "== stack prod: ok" in result.stdout
     assert "== stack staging: 3 error(s)" in result.stdout
-    for needle, code in (("version: 1", "version"), ("Acme_Payloads", "s3-bucket-name"), ("defualt", "unknown-stack")):
+    for needle, code in (
+        ("version: 1", "version"),
+        ("Acme_Payloads", "s3-bucket-name"),
+        ("defualt", "unknown-stack"),
+    ):
         line = line_of(text, needle)
         assert f"snapshots/staging/qtap-config.yaml:{line}:" in result.stdout
         assert f"[{code}]" in result.stdout
@@ -52,13 +63,16 @@ def test_broken_stack_file_fails_naming_the_key(project_copy: Path):
     stack_file.write_text(stack_file.read_text().replace("version: 0.0.38", "version: latest"))
     result = qtapctl("--project-dir", str(project_copy), "check", "dev")
     assert result.returncode == 1
-    assert "Pulumi.dev.yaml:" in result.stdout and "qtap:chart.version" in result.stdout
+    assert "Pulumi.dev.yaml:" in result.stdout
+    assert "qtap:chart.version" in result.stdout
     assert "Traceback" not in result.stderr
 
 
 def test_two_stacks_owning_one_bucket_fail(project_copy: Path):
     staging = project_copy / "snapshots" / "staging" / "qtap-config.yaml"
-    staging.write_text(staging.read_text().replace("acme-qtap-staging-payloads", "acme-qtap-dev-payloads"))
+    staging.write_text(
+        staging.read_text().replace("acme-qtap-staging-payloads", "acme-qtap-dev-payloads")
+    )
     result = qtapctl("--project-dir", str(project_copy), "check")
     assert result.returncode == 1
     assert "[shared-bucket]" in result.stdout
