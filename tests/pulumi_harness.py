@@ -11,7 +11,7 @@ from pathlib import Path
 
 from qtap_gitops.stackfile import find_project
 from qtapctl.inputs import program_inputs
-from qtapctl.mock_engine import FakeCloud, ProgramRun, run_program
+from qtapctl.mock_engine import FakeCloud, ProgramRun, run_program, run_pulumi
 from tests.conftest import REPO
 
 SENTINEL_TOKEN = "sentinel-registration-token-5b1e0c"
@@ -52,3 +52,20 @@ def run_stack(
         sentinel_cloud(),
         program=REPO / "__main__.py",
     )
+
+
+def build(body, *, stack: str = "test") -> ProgramRun:
+    """Run `body` (which builds components and returns outputs to resolve) under the mock engine.
+
+    Unlike a bare `@pulumi.runtime.test`, every registration and output is awaited before the
+    test asserts, so an assertion can never be skipped by an output that did not resolve.
+    """
+    run = run_pulumi(stack, body, cloud=sentinel_cloud())
+    if run.error is not None:
+        raise run.error
+    return run
+
+
+def children_of(run: ProgramRun, component_type: str) -> list:
+    (component,) = run.of_type(component_type)
+    return [r for r in run.registrations if r.parent == component.urn]

@@ -1,0 +1,91 @@
+"""SecretSync: namespace, ServiceAccount, SecretStore and ExternalSecret (external-secrets.io/v1)."""
+
+from __future__ import annotations
+
+import pulumi_vault as vault
+
+from components import SecretSync, SecretSyncArgs
+from qtap_gitops.settings import VaultSettings
+from tests.components.fixtures import deployment
+from tests.pulumi_harness import build, children_of
+
+VAULT = VaultSettings(
+    "https://vault.example.com:8200", "secret", "qpoint/qtap", "kubernetes", "qtap-dev"
+)
+
+
+def secret_sync():
+    bindings = deployment("dev").bindings
+
+    def body():
+        ready = vault.Policy("stand-in-for-vault", policy='path "x" {}')
+        sync = SecretSync(
+            "sync",
+            SecretSyncArgs(namespace="qpoint", vault=VAULT, bindings=bindings, vault_ready=[ready]),
+        )
+        return {"namespace": sync.namespace_name, "secret": sync.secret_name}
+
+    return build(body)
+
+
+def test_namespace_allows_the_privileged_agent():
+    metadata = secret_sync().one("kubernetes:core/v1:Namespace").inputs["metadata"]
+    assert metadata["name"] == "qpoint"
+    assert metadata["labels"]["pod-security.kubernetes.io/enforce"] == "privileged"
+
+
+def test_service_account_is_only_for_eso_logins():
+    account = secret_sync().one("kubernetes:core/v1:ServiceAccount").inputs
+    assert account["metadata"]["name"] == "qtap-secret-sync"
+    assert account["metadata"]["namespace"] == "qpoint"
+    assert account["automountServiceAccountToken"] is False
+
+
+def test_secret_store_logs_in_to_vault_with_kubernetes_auth():
+    store = secret_sync().one("kubernetes:external-secrets.io/v1:SecretStore").inputs
+    assert store["apiVersion"] == "external-secrets.io/v1"
+    assert store["kind"] == "SecretStore"
+    assert store["metadata"]["namespace"] == "qpoint"
+    assert store["spec"]["provider"]["vault"] == {
+        "server": "https://vault.example.com:8200",
+        "path": "secret",
+        "version": "v2",
+        "auth": {
+            "kubernetes": {
+                "mountPath": "kubernetes",
+                "role": "qtap-dev",
+                "serviceAccountRef": {"name": "qtap-secret-sync", "audiences": ["vault"]},
+            }
+        },
+    }
+
+
+def test_external_secret_maps_every_binding_and_waits_to_be_ready():
+    run = secret_sync()
+    external = run.one("kubernetes:external-secrets.io/v1:ExternalSecret")
+    spec = external.inputs["spec"]
+    assert external.inputs["metadata"]["annotations"] == {"pulumi.com/waitFor": "condition=Ready"}
+    assert spec["refreshInterval"] == "1h"
+    assert spec["secretStoreRef"] == {"name": "qtap-vault", "kind": "SecretStore"}
+    assert spec["target"] == {"name": "qtap-secrets", "creationPolicy": "Owner"}
+    assert spec["data"] == [
+        {"secretKey": name, "remoteRef": {"key": "qpoint/qtap", "property": prop}}
+        for name, prop in (
+            ("REGISTRATION_TOKEN", "registration-token"),
+            ("S3_ACCESS_KEY", "s3-access-key"),
+            ("S3_SECRET_KEY", "s3-secret-key"),
+        )
+    ]
+    assert run.one("vault:index/policy:Policy").urn in external.dependencies
+    assert run.one("kubernetes:external-secrets.io/v1:SecretStore").urn in external.dependencies
+    assert run.outputs == {"namespace": "qpoint", "secret": "qtap-secrets"}
+
+
+def test_children_are_parented_and_named_after_the_component():
+    children = children_of(secret_sync(), "qtap:kubernetes:SecretSync")
+    assert sorted(c.name for c in children) == [
+        "sync-external-secret",
+        "sync-namespace",
+        "sync-secret-store",
+        "sync-service-account",
+    ]

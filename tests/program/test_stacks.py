@@ -1,0 +1,251 @@
+"""The whole program, per stack, run through `__main__.py` with that stack's settings."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from qtapctl.mock_engine import ProgramRun, Secret, redact, reveal
+from tests.conftest import STACKS, copy_project
+from tests.pulumi_harness import (
+    SENTINEL_KEY_ID,
+    SENTINEL_SECRET_KEY,
+    SENTINEL_TOKEN,
+    SENTINELS,
+    run_stack,
+)
+
+BUCKET = "aws:s3/bucket:Bucket"
+SECRET = "vault:kv/secretV2:SecretV2"
+ROLE = "vault:kubernetes/authBackendRole:AuthBackendRole"
+POLICY = "vault:index/policy:Policy"
+NAMESPACE = "kubernetes:core/v1:Namespace"
+ACCOUNT = "kubernetes:core/v1:ServiceAccount"
+STORE = "kubernetes:external-secrets.io/v1:SecretStore"
+EXTERNAL = "kubernetes:external-secrets.io/v1:ExternalSecret"
+RELEASE = "kubernetes:helm.sh/v3:Release"
+ACCESS_KEY = "aws:iam/accessKey:AccessKey"
+USER = "aws:iam/user:User"
+BUCKET_SIDE = (
+    "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
+    "aws:s3/bucketOwnershipControls:BucketOwnershipControls",
+    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+    "aws:s3/bucketVersioning:BucketVersioning",
+    "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
+)
+
+# What each resource may wait for: exactly what it consumes, nothing more.
+EXPECTED_DEPENDENCIES: dict[str, set[str]] = {
+    BUCKET: set(),
+    **{side: {BUCKET} for side in BUCKET_SIDE},
+    "aws:s3/bucketPolicy:BucketPolicy": {BUCKET, BUCKET_SIDE[0]},
+    USER: set(),
+    "aws:iam/userPolicy:UserPolicy": {USER},
+    ACCESS_KEY: {USER},
+    SECRET: {ACCESS_KEY},
+    POLICY: set(),
+    ROLE: {POLICY},
+    NAMESPACE: set(),
+    ACCOUNT: {NAMESPACE},
+    STORE: {NAMESPACE, ACCOUNT},
+    EXTERNAL: {NAMESPACE, STORE, SECRET, ROLE},
+    RELEASE: {NAMESPACE, EXTERNAL},
+}
+
+
+@pytest.fixture(scope="module")
+def runs() -> dict[str, ProgramRun]:
+    return {stack: run_stack(stack) for stack in STACKS}
+
+
+def snapshot_env_names(stack: str) -> set[str]:
+    from qtap_gitops.snapshot import load_snapshot
+    from tests.conftest import REPO
+
+    return {
+        ref.name
+        for ref in load_snapshot(REPO / f"snapshots/{stack}/qtap-config.yaml").env_references
+    }
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_program_registers_one_environment_per_stack(runs, stack):
+    run = runs[stack]
+    assert run.error is None
+    counts = Counter(r.type for r in run.registrations)
+    assert counts["qtap:index:QtapEnvironment"] == 1
+    for component in (
+        "qtap:aws:ObjectStore",
+        "qtap:vault:VaultSecrets",
+        "qtap:kubernetes:SecretSync",
+        "qtap:kubernetes:QtapRelease",
+    ):
+        assert counts[component] == 1, component
+    assert set(counts) - {
+        "qtap:index:QtapEnvironment",
+        "qtap:aws:ObjectStore",
+        "qtap:vault:VaultSecrets",
+        "qtap:kubernetes:SecretSync",
+        "qtap:kubernetes:QtapRelease",
+    } == set(EXPECTED_DEPENDENCIES)
+    assert all(counts[t] == 1 for t in EXPECTED_DEPENDENCIES)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_env_names_are_identical_across_snapshot_vault_eso_and_release(runs, stack):
+    run = runs[stack]
+    expected = snapshot_env_names(stack)
+    vault_properties = set(json.loads(reveal(run.one(SECRET).inputs["dataJson"])))
+    external_data = run.one(EXTERNAL).inputs["spec"]["data"]
+    release_env = run.one(RELEASE).inputs["values"]["extraEnv"]
+
+    assert vault_properties == {name.lower().replace("_", "-") for name in expected}
+    assert {item["secretKey"] for item in external_data} == expected
+    assert {item["remoteRef"]["property"] for item in external_data} == vault_properties
+    assert {item["name"] for item in release_env} == expected
+    assert all(item["valueFrom"]["secretKeyRef"]["key"] == item["name"] for item in release_env)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_sentinel_secrets_reach_vault_and_nothing_else(runs, stack):
+    run = runs[stack]
+    vault_data = json.loads(reveal(run.one(SECRET).inputs["dataJson"]))
+    assert set(vault_data.values()) == set(SENTINELS), "the sentinels must really flow into Vault"
+
+    for registration in run.registrations:
+        visible = json.dumps(redact(registration.inputs), default=str)
+        for sentinel in SENTINELS:
+            assert sentinel not in visible, f"{sentinel} in plain inputs of {registration.type}"
+    visible_outputs = json.dumps(redact(run.outputs), default=str)
+    assert not any(s in visible_outputs for s in SENTINELS)
+    assert not any(s in message for _, message in run.logs for s in SENTINELS)
+    assert isinstance(run.one(SECRET).inputs["dataJson"], Secret)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_resource_waits_for_exactly_what_it_consumes(runs, stack):
+    run = runs[stack]
+    for registration in run.custom_resources():
+        waits_for = {run.by_urn(urn).type for urn in registration.dependencies}
+        assert waits_for == EXPECTED_DEPENDENCIES[registration.type], registration.type
+
+
+def test_external_secret_waits_for_the_vault_secret_and_role_and_the_release_for_it(runs):
+    run = runs["dev"]
+    external = run.one(EXTERNAL)
+    assert {run.one(SECRET).urn, run.one(ROLE).urn} <= set(external.dependencies)
+    assert run.one(EXTERNAL).urn in run.one(RELEASE).dependencies
+
+
+@pytest.mark.parametrize(
+    ("stack", "protected"), [("dev", False), ("staging", False), ("prod", True)]
+)
+def test_protected_stack_protects_and_retains_its_bucket(runs, stack, protected):
+    bucket = runs[stack].one(BUCKET)
+    assert bucket.protect is protected
+    assert bucket.retain_on_delete is protected
+    assert bucket.inputs["forceDestroy"] is False
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_release_gets_the_snapshot_bytes_and_stack_chart(runs, stack):
+    from tests.conftest import REPO
+
+    release = runs[stack].one(RELEASE).inputs
+    raw = (REPO / f"snapshots/{stack}/qtap-config.yaml").read_bytes()
+    assert release["values"]["config"].encode() == raw
+    expected_version = {"dev": "0.0.38", "staging": "0.0.38", "prod": "0.0.35"}[stack]
+    assert release["version"] == expected_version
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_exports_name_everything_and_hold_no_secret(runs, stack):
+    outputs = runs[stack].outputs
+    assert set(outputs) == {
+        "buckets",
+        "iamUsers",
+        "vaultSecretPath",
+        "kubernetesSecret",
+        "namespace",
+        "releaseName",
+        "chartVersion",
+        "snapshotSha256",
+        "envBindings",
+    }
+    assert outputs["buckets"] == [f"acme-qtap-{stack}-payloads"]
+    assert outputs["kubernetesSecret"] == "qpoint/qtap-secrets"
+    assert outputs["envBindings"]["REGISTRATION_TOKEN"] == "qtap:registrationToken"
+    assert not any(isinstance(v, Secret) for v in outputs.values())
+
+
+def test_bad_snapshot_registers_nothing_and_reports_the_contract(tmp_path: Path):
+    project = copy_project(tmp_path / "p")
+    path = project / "snapshots/dev/qtap-config.yaml"
+    path.write_text(path.read_text().replace("version: 2", "version: 3"))
+    run = run_stack("dev", project)
+    assert run.registrations == []
+    message = str(run.error)
+    assert "snapshots/dev/qtap-config.yaml:1:10: error [version]" in message
+    assert "nothing was deployed" in message
+    assert "Traceback" not in message
+
+
+def test_missing_registration_token_registers_nothing_and_says_how_to_set_it():
+    run = run_stack("staging", registration_token=None)
+    assert run.registrations == []
+    assert "pulumi config set --secret 'qtap:registrationToken' '<token>' --stack staging" in str(
+        run.error
+    )
+
+
+def test_snapshot_warnings_are_logged_by_the_program(tmp_path: Path):
+    project = copy_project(tmp_path / "p")
+    path = project / "snapshots/dev/qtap-config.yaml"
+    path.write_text(path.read_text().replace("level: full", "level: details"))
+    run = run_stack("dev", project)
+    assert run.error is None
+    assert any(level == "warning" and "[legacy-capture-level]" in msg for level, msg in run.logs)
+
+
+def test_strict_stack_refuses_a_snapshot_with_warnings(tmp_path: Path):
+    project = copy_project(tmp_path / "p")
+    path = project / "snapshots/prod/qtap-config.yaml"
+    path.write_text(path.read_text().replace("      - eks\n", "      - eks\n      - container\n"))
+    run = run_stack("prod", project)
+    assert run.registrations == []
+    assert "[filter-group]" in str(run.error)
+
+
+def comparable(run: ProgramRun) -> dict[str, dict]:
+    return {r.urn: json.loads(json.dumps(redact(r.inputs), default=str)) for r in run.registrations}
+
+
+def test_changing_one_snapshot_changes_only_that_stacks_release_config_and_checksum(tmp_path: Path):
+    project = copy_project(tmp_path / "p")
+    before = {stack: run_stack(stack, project) for stack in STACKS}
+    path = project / "snapshots/staging/qtap-config.yaml"
+    path.write_text(path.read_text().replace("level: headers", "level: full"))
+    after = {stack: run_stack(stack, project) for stack in STACKS}
+
+    for stack in ("dev", "prod"):
+        assert comparable(before[stack]) == comparable(after[stack]), stack
+        assert before[stack].outputs == after[stack].outputs
+
+    old, new = comparable(before["staging"]), comparable(after["staging"])
+    assert old.keys() == new.keys(), "no resource added or removed"
+    changed = {urn for urn in old if old[urn] != new[urn]}
+    (release_urn,) = changed
+    assert release_urn.endswith("::qtap-release-helm")
+    old_values, new_values = old[release_urn]["values"], new[release_urn]["values"]
+    assert {k for k in old_values if old_values[k] != new_values[k]} == {"config", "podAnnotations"}
+    assert {k for k in old[release_urn] if old[release_urn][k] != new[release_urn][k]} == {"values"}
+    assert {
+        k for k, v in before["staging"].outputs.items() if after["staging"].outputs[k] != v
+    } == {"snapshotSha256"}
+
+
+def test_sentinel_values_are_distinct():
+    assert len({SENTINEL_TOKEN, SENTINEL_KEY_ID, SENTINEL_SECRET_KEY}) == 3
