@@ -8,14 +8,14 @@ gives line and column for every key and item, so each problem can name where it 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.constructor import RoundTripConstructor
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
-from ruamel.yaml.nodes import MappingNode, Node, SequenceNode
 
 from .problems import Problem, Severity
 
@@ -46,41 +46,47 @@ class ParsedYaml:
     problems: list[Problem]
 
 
-def _new_loader() -> YAML:
-    loader = YAML(typ="rt")
-    # Duplicates are found on the node tree below, all of them, with positions; letting the
-    # constructor accept them means the rest of the file can still be checked in the same run.
-    loader.allow_duplicate_keys = True
-    return loader
+class _RecordingConstructor(RoundTripConstructor):
+    """Records duplicate mapping keys instead of stopping at the first one.
+
+    The first occurrence is kept, and the rest of the file is still read, so one run reports
+    every duplicate and every other problem of the file.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.duplicates: list[tuple[Any, Any, Any]] = []
+
+    def check_mapping_key(
+        self, node: Any, key_node: Any, mapping: Any, key: Any, value: Any
+    ) -> bool:
+        if key in mapping:
+            self.duplicates.append((mapping, key, key_node.start_mark))
+            return False
+        return True
 
 
-def _find_duplicate_keys(node: Node, path: tuple[PathPart, ...]) -> Iterator[tuple[Node, str]]:
-    if isinstance(node, MappingNode):
-        seen: dict[Any, Node] = {}
-        for key_node, value_node in node.value:
-            key = key_node.value if not isinstance(key_node.value, list) else id(key_node)
-            if key == "<<":
-                continue
-            if key in seen:
-                yield key_node, render_path((*path, str(key)))
-            else:
-                seen[key] = key_node
-            yield from _find_duplicate_keys(value_node, (*path, str(key)))
-    elif isinstance(node, SequenceNode):
-        for index, item in enumerate(node.value):
-            yield from _find_duplicate_keys(item, (*path, index))
+def _paths(node: Any, path: tuple[PathPart, ...], out: dict[int, tuple[PathPart, ...]]) -> None:
+    if isinstance(node, dict):
+        out[id(node)] = path
+        for key, value in node.items():
+            _paths(value, (*path, str(key)), out)
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            _paths(value, (*path, index), out)
 
 
 def parse_yaml(text: str, file: str, *, what: str) -> ParsedYaml:
-    """Parse `text`; `what` names the file's role in messages ("snapshot", "stack file")."""
+    """Parse `text` in one pass; `what` names the file's role in messages ("snapshot", ...)."""
     problems: list[Problem] = []
 
     def problem(code: str, line: int | None, column: int | None, message: str, fix: str) -> None:
         problems.append(Problem(Severity.ERROR, code, file, line, column, "", message, fix))
 
-    loader = _new_loader()
+    loader = YAML(typ="rt")
+    loader.Constructor = _RecordingConstructor
     try:
-        documents = list(loader.compose_all(text))
+        documents = [doc for doc in loader.load_all(text) if doc is not None]
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
@@ -101,7 +107,6 @@ def parse_yaml(text: str, file: str, *, what: str) -> ParsedYaml:
         problem("yaml-syntax", None, None, f"the {what} is not valid YAML: {exc}", "")
         return ParsedYaml(None, problems)
 
-    documents = [doc for doc in documents if doc is not None]
     if not documents:
         problem(
             "empty-file",
@@ -111,10 +116,12 @@ def parse_yaml(text: str, file: str, *, what: str) -> ParsedYaml:
             "put the full YAML content in the file",
         )
         return ParsedYaml(None, problems)
+    root = documents[0]
     if len(documents) > 1:
         # Point at the '---' that opens the second document, not at its first key.
         lines = text.splitlines()
-        line = documents[1].start_mark.line
+        line = node_position(documents[1])[0] or len(lines)
+        line -= 1
         while line > 0 and not lines[line].startswith("---"):
             line -= 1
         problem(
@@ -125,8 +132,14 @@ def parse_yaml(text: str, file: str, *, what: str) -> ParsedYaml:
             "keep exactly one document in the file (remove the extra '---' sections)",
         )
 
-    for key_node, rendered in _find_duplicate_keys(documents[0], ()):
-        mark = key_node.start_mark
+    paths: dict[int, tuple[PathPart, ...]] = {}
+    _paths(root, (), paths)
+    constructor = loader.constructor
+    assert isinstance(constructor, _RecordingConstructor)
+    for mapping, key, mark in constructor.duplicates:
+        if id(mapping) not in paths:
+            continue  # a duplicate in a later document, which is reported as a whole
+        rendered = render_path((*paths[id(mapping)], str(key)))
         problem(
             "duplicate-key",
             mark.line + 1,
@@ -134,8 +147,6 @@ def parse_yaml(text: str, file: str, *, what: str) -> ParsedYaml:
             f"duplicate key {rendered!r}; Go's yaml.v3 refuses a mapping that repeats a key",
             "keep one occurrence of the key and merge the values into it",
         )
-
-    root = next(iter(_new_loader().load_all(text)))
     return ParsedYaml(root, problems)
 
 
@@ -212,6 +223,3 @@ class Located:
         if isinstance(self.value, list):
             for index in range(len(self.value)):
                 yield self.child(index)
-
-
-ProblemSink = Callable[..., None]
