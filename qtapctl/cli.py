@@ -10,6 +10,10 @@ from pathlib import Path
 from qtap_gitops.stackfile import Project, ProjectError, find_project
 
 from .check import run_check
+from .diff import RENDERERS as DIFF_RENDERERS
+from .diff import DiffError, run_diff
+from .importer import import_snapshot
+from .plan import RENDERERS, plan_stack
 
 
 def _stacks(project: Project, names: Sequence[str], all_stacks: bool) -> list[str]:
@@ -43,6 +47,22 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="fail when a secret the snapshot needs is not set in the stack file",
     )
+
+    plan = sub.add_parser("plan", help="what each stack would deploy, offline (default: all)")
+    plan.add_argument("stacks", nargs="*")
+    plan.add_argument("--all", action="store_true", help="every stack (the default)")
+    plan.add_argument("--format", choices=sorted(RENDERERS), default="text")
+
+    diff = sub.add_parser("diff", help="per-stack changes between two git revisions, offline")
+    diff.add_argument("--base", help="base revision (default: the merge base of HEAD and main)")
+    diff.add_argument("--head", help="head revision (default: the working tree)")
+    diff.add_argument("--format", choices=sorted(DIFF_RENDERERS), default="text")
+
+    imported = sub.add_parser(
+        "import", help="check a fresh Qplane export and write it as a stack's snapshot"
+    )
+    imported.add_argument("stack")
+    imported.add_argument("file", nargs="?", default="-", help="the export (default: stdin)")
     return parser
 
 
@@ -56,4 +76,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "check":
         stacks = _stacks(project, args.stacks, args.all)
         return run_check(project, stacks, sys.stdout, require_secrets=args.require_secrets)
+    if args.command == "plan":
+        plans = [plan_stack(project, stack) for stack in _stacks(project, args.stacks, args.all)]
+        sys.stdout.write(RENDERERS[args.format](plans))
+        return 1 if any(p.error for p in plans) else 0
+    if args.command == "diff":
+        try:
+            base, head, diffs = run_diff(project, args.base, args.head)
+        except DiffError as error:
+            print(f"qtapctl diff: {error}", file=sys.stderr)
+            return 2
+        sys.stdout.write(DIFF_RENDERERS[args.format](base, head, diffs))
+        return 0
+    if args.command == "import":
+        _stacks(project, [args.stack], False)
+        if args.file == "-":
+            raw, source = sys.stdin.buffer.read(), "<stdin>"
+        else:
+            try:
+                raw, source = Path(args.file).read_bytes(), args.file
+            except OSError as error:
+                print(f"qtapctl import: cannot read {args.file}: {error.strerror}", file=sys.stderr)
+                return 2
+        return import_snapshot(project, args.stack, raw, source, sys.stdout)
     return 2

@@ -1,0 +1,96 @@
+"""Semantic diff of two YAML documents: which values changed, by path, ignoring formatting.
+
+Lists of mappings are matched by a stable identity where one exists (`id`, then `name`, then a
+unique `type`), so reordering stores or plugins reads as what it is, not as every item changing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
+
+_IDENTITY_KEYS = ("id", "name", "type", "domain", "key")
+MISSING = object()
+
+
+@dataclass(frozen=True)
+class Change:
+    path: str
+    old: Any  # MISSING when added
+    new: Any  # MISSING when removed
+
+    @property
+    def kind(self) -> str:
+        if self.old is MISSING:
+            return "added"
+        if self.new is MISSING:
+            return "removed"
+        return "changed"
+
+
+def load_plain(text: str) -> Any:
+    """The document as plain Python values, or None when it is not readable YAML."""
+    try:
+        return YAML(typ="safe", pure=True).load(text)
+    except YAMLError:
+        return None
+
+
+def _identity(items: list[Any]) -> str | None:
+    if not items or not all(isinstance(item, dict) for item in items):
+        return None
+    for key in _IDENTITY_KEYS:
+        values = [item.get(key) for item in items]
+        if all(isinstance(v, (str, int)) for v in values) and len(set(values)) == len(values):
+            return key
+    return None
+
+
+def _segment(key: Any) -> str:
+    text = str(key)
+    return f".{text}" if text.replace("_", "").replace("-", "").isalnum() else f'["{text}"]'
+
+
+def flatten(value: Any, path: str = "") -> Iterator[tuple[str, Any]]:
+    """(path, leaf) pairs; empty mappings and lists are leaves of their own."""
+    if isinstance(value, dict) and value:
+        for key, item in value.items():
+            yield from flatten(item, f"{path}{_segment(key)}")
+    elif isinstance(value, list) and value:
+        identity = _identity(value)
+        for index, item in enumerate(value):
+            label = f"[{identity}={item[identity]}]" if identity else f"[{index}]"
+            yield from flatten(item, f"{path}{label}")
+    else:
+        yield path.lstrip(".") or ".", value
+
+
+def diff_values(old: Any, new: Any) -> list[Change]:
+    before = dict(flatten(old))
+    after = dict(flatten(new))
+    changes = []
+    for path in sorted(before.keys() | after.keys()):
+        a = before.get(path, MISSING)
+        b = after.get(path, MISSING)
+        if a != b or type(a) is not type(b):
+            changes.append(Change(path, a, b))
+    return changes
+
+
+def diff_yaml(old_text: str | None, new_text: str | None) -> list[Change]:
+    return diff_values(
+        load_plain(old_text) if old_text is not None else None,
+        load_plain(new_text) if new_text is not None else None,
+    )
+
+
+def show(value: Any) -> str:
+    if value is MISSING:
+        return "(absent)"
+    if isinstance(value, str):
+        return repr(value) if len(value) <= 80 else repr(value[:77] + "...")
+    return repr(value)

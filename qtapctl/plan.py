@@ -1,0 +1,276 @@
+"""`qtapctl plan`: what a stack would deploy, from the real program under the mock engine.
+
+A plan is deterministic (same inputs, same bytes) and never shows a secret: every value the
+program marks secret is `[secret]`, and the snapshot appears as its digest and size.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pulumi.runtime.mocks import Mocks
+from ruamel.yaml import YAML
+from ruamel.yaml.scalarstring import LiteralScalarString
+
+from qtap_gitops.problems import ContractError
+from qtap_gitops.stackfile import Project
+from qtapctl.inputs import program_inputs
+from qtapctl.mock_engine import (
+    FakeCloud,
+    ProgramRun,
+    Registration,
+    Secret,
+    redact,
+    reveal,
+    run_program,
+)
+
+PROGRAM = Path(__file__).resolve().parent.parent / "__main__.py"
+HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
+VAULT_SECRET = "vault:kv/secretV2:SecretV2"
+
+
+@dataclass
+class PlannedResource:
+    path: str
+    """Names from the root component down, joined by '/': unique and stable."""
+    type: str
+    name: str
+    custom: bool
+    protect: bool
+    retain_on_delete: bool
+    depends_on: list[str]
+    inputs: dict[str, Any]
+
+
+@dataclass
+class StackPlan:
+    stack: str
+    snapshot: dict[str, Any] = field(default_factory=dict)
+    resources: list[PlannedResource] = field(default_factory=list)
+    outputs: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    pending: list[str] = field(default_factory=list)
+    error: str | None = None
+
+    def by_path(self) -> dict[str, PlannedResource]:
+        return {r.path: r for r in self.resources}
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _snapshot_summary(text: str) -> str:
+    import hashlib
+
+    raw = text.encode()
+    return f"<snapshot: {len(raw)} bytes, sha256 {hashlib.sha256(raw).hexdigest()}>"
+
+
+def _review_value(key: str, value: Any) -> Any:
+    """A reviewer's view of one input: policies as documents, never a secret."""
+    if isinstance(value, str) and key == "policy" and value.lstrip().startswith("{"):
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            return value
+    return value
+
+
+def review_inputs(registration: Registration) -> dict[str, Any]:
+    inputs = {k: v for k, v in registration.inputs.items() if not k.startswith("__")}
+    if registration.type == HELM_RELEASE:
+        inputs.pop("compat", None)  # added by the SDK, not by the program
+        values = dict(inputs.get("values") or {})
+        if isinstance(values.get("config"), str):
+            values["config"] = _snapshot_summary(values["config"])
+        inputs["values"] = values
+    if registration.type == VAULT_SECRET and isinstance(inputs.get("dataJson"), Secret):
+        # Property names are not secret; their values are.
+        properties = json.loads(reveal(inputs["dataJson"]) or "{}")
+        inputs["dataJson"] = {name: "[secret]" for name in sorted(properties)}
+    return {k: _review_value(k, v) for k, v in redact(inputs).items()}
+
+
+def _tree(run: ProgramRun) -> list[PlannedResource]:
+    by_urn = {r.urn: r for r in run.registrations}
+
+    def path_of(registration: Registration) -> str:
+        names = [registration.name]
+        parent = registration.parent
+        while parent in by_urn:
+            names.append(by_urn[parent].name)
+            parent = by_urn[parent].parent
+        return "/".join(reversed(names))
+
+    paths = {r.urn: path_of(r) for r in run.registrations}
+    resources = [
+        PlannedResource(
+            path=paths[r.urn],
+            type=r.type,
+            name=r.name,
+            custom=r.custom,
+            protect=r.protect,
+            retain_on_delete=r.retain_on_delete,
+            depends_on=sorted(paths[u] for u in r.dependencies if u in paths),
+            inputs=review_inputs(r),
+        )
+        for r in run.registrations
+    ]
+    return sorted(resources, key=lambda r: r.path)
+
+
+def plan_stack(
+    project: Project,
+    stack: str,
+    *,
+    program: Path = PROGRAM,
+    registration_token: str | None = None,
+    secret_env: Mapping[str, str] | None = None,
+    cloud: Mocks | None = None,
+) -> StackPlan:
+    """Plan `stack`. Secrets not in the stack file get placeholders (listed as pending); tests
+    pass sentinel secrets and a cloud that generates sentinel keys to prove nothing leaks."""
+    plan = StackPlan(stack)
+    try:
+        inputs = program_inputs(
+            project, stack, registration_token=registration_token, secret_env=secret_env
+        )
+    except ContractError as error:
+        plan.error = error.render()
+        return plan
+    plan.pending = [f"{p.message} -> {p.fix}" for p in inputs.pending]
+    run = run_program(
+        project.directory,
+        stack,
+        inputs.config,
+        inputs.secret_keys,
+        cloud or FakeCloud(),
+        program=program,
+    )
+    if run.error is not None:
+        plan.error = str(run.error)
+        return plan
+    plan.resources = _tree(run)
+    plan.outputs = redact(run.outputs)
+    plan.warnings = [message for level, message in run.logs if level in ("warning", "error")]
+    snapshot_sha = run.outputs.get("snapshotSha256")
+    release = next((r for r in plan.resources if r.type == HELM_RELEASE), None)
+    plan.snapshot = {
+        "sha256": snapshot_sha,
+        "summary": release.inputs["values"].get("config") if release else None,
+    }
+    return plan
+
+
+# -- rendering ------------------------------------------------------------------------------
+
+
+def _literal_blocks(value: Any) -> Any:
+    """Multi-line strings (a Vault policy) as YAML literal blocks, readable as written."""
+    if isinstance(value, dict):
+        return {k: _literal_blocks(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_literal_blocks(v) for v in value]
+    if isinstance(value, str) and "\n" in value:
+        return LiteralScalarString(value)
+    return value
+
+
+def to_yaml(value: Any) -> str:
+    """Deterministic YAML: keys sorted, multi-line strings as literal blocks."""
+    yaml = YAML(typ="rt", pure=True)
+    yaml.default_flow_style = False
+    yaml.width = 100
+    buffer = io.StringIO()
+    yaml.dump(_literal_blocks(json.loads(json.dumps(value, sort_keys=True, default=str))), buffer)
+    return buffer.getvalue()
+
+
+def _flags(resource: PlannedResource) -> str:
+    flags = [
+        f
+        for f, on in (("protect", resource.protect), ("retainOnDelete", resource.retain_on_delete))
+        if on
+    ]
+    return f"  [{', '.join(flags)}]" if flags else ""
+
+
+def _counts(plan: StackPlan) -> str:
+    custom = sum(r.custom for r in plan.resources)
+    protected = [r.name for r in plan.resources if r.protect]
+    return (
+        f"{len(plan.resources)} resources ({custom} custom, {len(plan.resources) - custom} components); "
+        f"protected: {', '.join(protected) or 'none'}"
+    )
+
+
+def render_text(plans: Sequence[StackPlan]) -> str:
+    out = io.StringIO()
+    for plan in plans:
+        out.write(f"=== plan for stack {plan.stack}\n")
+        if plan.error:
+            out.write("  cannot plan: the program stops before registering anything:\n")
+            out.write("    " + plan.error.replace("\n", "\n    ") + "\n\n")
+            continue
+        out.write(f"  snapshot {plan.snapshot['summary']}\n  {_counts(plan)}\n")
+        for warning in plan.warnings:
+            out.write("  warning: " + warning.replace("\n", "\n    ") + "\n")
+        for pending in plan.pending:
+            out.write(f"  secret to set before deploy: {pending}\n")
+        for resource in plan.resources:
+            depth = resource.path.count("/")
+            indent = "  " * (depth + 1)
+            out.write(f"{indent}+ {resource.type}  {resource.name}{_flags(resource)}\n")
+            if resource.custom:
+                body = to_yaml(resource.inputs)
+                if resource.depends_on:
+                    body += to_yaml({"waits for": resource.depends_on})
+                out.write("".join(f"{indent}    {line}\n" for line in body.splitlines()))
+        out.write(
+            f"  outputs:\n{''.join(f'    {line}' + chr(10) for line in to_yaml(plan.outputs).splitlines())}\n"
+        )
+    return out.getvalue()
+
+
+def render_json(plans: Sequence[StackPlan]) -> str:
+    return (
+        json.dumps({"stacks": [p.to_json() for p in plans]}, indent=2, sort_keys=True, default=str)
+        + "\n"
+    )
+
+
+def render_markdown(plans: Sequence[StackPlan]) -> str:
+    out = io.StringIO()
+    out.write("# Qtap plan\n\n")
+    for plan in plans:
+        out.write(f"## Stack `{plan.stack}`\n\n")
+        if plan.error:
+            out.write("**Cannot plan**: the program stops before registering anything.\n\n")
+            out.write(f"```text\n{plan.error}\n```\n\n")
+            continue
+        out.write(f"Snapshot `{plan.snapshot['summary']}`. {_counts(plan)}.\n\n")
+        for warning in plan.warnings:
+            out.write(f"> warning: `{warning.splitlines()[0]}`\n\n")
+        for pending in plan.pending:
+            out.write(f"- secret to set before deploy: {pending}\n")
+        out.write("\n| resource | type | flags |\n|---|---|---|\n")
+        for resource in plan.resources:
+            out.write(
+                f"| `{resource.path}` | `{resource.type}` | {_flags(resource).strip(' []')} |\n"
+            )
+        out.write("\n")
+        for resource in plan.resources:
+            if resource.custom:
+                out.write(f"<details><summary><code>{resource.path}</code></summary>\n\n```yaml\n")
+                out.write(to_yaml(resource.inputs))
+                out.write("```\n\n</details>\n\n")
+    return out.getvalue()
+
+
+RENDERERS = {"text": render_text, "json": render_json, "markdown": render_markdown}
