@@ -8,7 +8,7 @@ warnings that came with them) to the edge, which prints them without a traceback
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 
@@ -54,29 +54,8 @@ class Problem:
             text += f"\n    fix: {self.fix}"
         return text
 
-    def as_warning(self) -> Problem:
-        return Problem(
-            Severity.WARNING,
-            self.code,
-            self.file,
-            self.line,
-            self.column,
-            self.yaml_path,
-            self.message,
-            self.fix,
-        )
-
     def as_error(self) -> Problem:
-        return Problem(
-            Severity.ERROR,
-            self.code,
-            self.file,
-            self.line,
-            self.column,
-            self.yaml_path,
-            self.message,
-            self.fix,
-        )
+        return replace(self, severity=Severity.ERROR)
 
 
 def sort_problems(problems: Iterable[Problem]) -> list[Problem]:
