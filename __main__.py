@@ -42,16 +42,19 @@ def main() -> None:
         pulumi.log.warn(warning.format())
 
     config = pulumi.Config(NAMESPACE)
-    secret_env = config.get_secret_object("secretEnv")
+    secret_env: dict[str, pulumi.Output[str]] = {}
+    if deployment.settings.secret_env_names:
+        values = config.require_secret_object("secretEnv")
+        secret_env = {
+            name: values.apply(lambda v, name=name: v[name])
+            for name in sorted(deployment.settings.secret_env_names)
+        }
     environment = QtapEnvironment(
         "qtap",
         QtapEnvironmentArgs(
             deployment=deployment,
             registration_token=config.get_secret("registrationToken"),
-            secret_env={
-                name: secret_env.apply(lambda values, name=name: values[name])  # type: ignore[union-attr]
-                for name in deployment.settings.secret_env_names
-            },
+            secret_env=secret_env,
             tags={"app": "qtap", "environment": stack, "managed-by": "pulumi"},
         ),
     )

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import TextIO
 
 from qtap_gitops.deployment import DeploymentReport, check_deployment
-from qtap_gitops.problems import Problem, format_problems
+from qtap_gitops.problems import Problem, Severity, format_problems
 from qtap_gitops.stackfile import Project, load_stack_config
 
 
@@ -26,8 +26,6 @@ def check_stack(project: Project, stack: str, *, require_secrets: bool) -> Deplo
 
 def cross_stack_problems(reports: Sequence[DeploymentReport]) -> list[Problem]:
     """Two stacks must never own the same bucket or write the same Vault secret."""
-    from qtap_gitops.problems import Severity
-
     problems: list[Problem] = []
     buckets: dict[str, str] = {}
     secrets: dict[tuple[str, str, str], str] = {}

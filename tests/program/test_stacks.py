@@ -249,3 +249,38 @@ def test_changing_one_snapshot_changes_only_that_stacks_release_config_and_check
 
 def test_sentinel_values_are_distinct():
     assert len({SENTINEL_TOKEN, SENTINEL_KEY_ID, SENTINEL_SECRET_KEY}) == 3
+
+
+AXIOM_STORE = (
+    "    - id: axiom\n      type: axiom\n      dataset:\n        type: text\n        value: qtap\n"
+    "      token:\n        type: env\n        value: AXIOM_TOKEN\n"
+)
+
+
+def test_other_references_are_filled_from_secret_env(tmp_path: Path):
+    project = copy_project(tmp_path / "p")
+    path = project / "snapshots/dev/qtap-config.yaml"
+    path.write_text(
+        path.read_text().replace("  object_stores:\n", AXIOM_STORE + "  object_stores:\n")
+    )
+    sentinel = "sentinel-axiom-token-5b1e0c"
+
+    run = run_stack("dev", project, secret_env={"AXIOM_TOKEN": sentinel})
+    assert run.error is None
+    vault_data = json.loads(reveal(run.one(SECRET).inputs["dataJson"]))
+    assert vault_data["axiom-token"] == sentinel
+    assert {
+        "secretKey": "AXIOM_TOKEN",
+        "remoteRef": {"key": "qpoint/qtap", "property": "axiom-token"},
+    } in (run.one(EXTERNAL).inputs["spec"]["data"])
+    assert "AXIOM_TOKEN" in {e["name"] for e in run.one(RELEASE).inputs["values"]["extraEnv"]}
+    assert run.outputs["envBindings"]["AXIOM_TOKEN"] == "qtap:secretEnv"
+    for registration in run.registrations:
+        assert sentinel not in json.dumps(redact(registration.inputs), default=str)
+
+    missing = run_stack("dev", project)
+    assert missing.registrations == []
+    assert (
+        "pulumi config set --secret --path 'qtap:secretEnv.AXIOM_TOKEN' '<value>' --stack dev"
+        in str(missing.error)
+    )
