@@ -143,7 +143,12 @@ class FakeCloud(pulumi_mocks.Mocks):
         self,
         access_key_id: Callable[[str], str] | None = None,
         secret_access_key: Callable[[str], str] | None = None,
+        *,
+        preview: bool = False,
     ) -> None:
+        # In a preview, what a provider only learns on creation (a new key's id and secret)
+        # is unknown; leaving it out of the answer makes the engine treat it so.
+        self.preview = preview
         self.access_key_id = access_key_id or (
             lambda name: "AKIA" + hashlib.sha256(name.encode()).hexdigest()[:16].upper()
         )
@@ -164,6 +169,8 @@ class FakeCloud(pulumi_mocks.Mocks):
                 "uniqueId": "AIDA" + hashlib.sha256(user.encode()).hexdigest()[:16].upper(),
             }
         if args.typ == "aws:iam/accessKey:AccessKey":
+            if self.preview:
+                return "", {**inputs, "status": "Active"}
             return self.access_key_id(args.name), {
                 **inputs,
                 "secret": self.secret_access_key(args.name),
@@ -230,6 +237,8 @@ def run_program(
     secret_keys: frozenset[str] | set[str] = frozenset(),
     cloud: pulumi_mocks.Mocks | None = None,
     program: Path | None = None,
+    *,
+    preview: bool = False,
 ) -> ProgramRun:
     """Run the Pulumi program for `stack` with `config`, as `pulumi up` would in `project_dir`.
 
@@ -250,7 +259,7 @@ def run_program(
         finally:
             os.chdir(previous)
 
-    return run_pulumi(stack, body, config, secret_keys, cloud)
+    return run_pulumi(stack, body, config, secret_keys, cloud, preview=preview)
 
 
 def run_pulumi(
@@ -259,6 +268,8 @@ def run_pulumi(
     config: Mapping[str, str] | None = None,
     secret_keys: frozenset[str] | set[str] = frozenset(),
     cloud: pulumi_mocks.Mocks | None = None,
+    *,
+    preview: bool = False,
 ) -> ProgramRun:
     """Run `body` (a program, or a test building one component) under the mock engine.
 
@@ -266,7 +277,7 @@ def run_pulumi(
     `body` are resolved into `ProgramRun.outputs` beside the stack's exports.
     """
     return contextvars.Context().run(
-        _run, stack, body, dict(config or {}), set(secret_keys), cloud or FakeCloud()
+        _run, stack, body, dict(config or {}), set(secret_keys), cloud or FakeCloud(), preview
     )
 
 
@@ -276,6 +287,7 @@ def _run(
     config: dict[str, str],
     secret_keys: set[str],
     cloud: pulumi_mocks.Mocks,
+    preview: bool,
 ) -> ProgramRun:
     run = ProgramRun(stack)
     logger = logging.getLogger(f"qtapctl.mock_engine.{stack}.{id(run)}")
@@ -286,7 +298,7 @@ def _run(
     monitor = RecordingMonitor(cloud)
     pulumi_settings.ROOT.set(None)
     pulumi.runtime.set_mocks(
-        cloud, project=PROJECT, stack=stack, preview=False, logger=logger, monitor=monitor
+        cloud, project=PROJECT, stack=stack, preview=preview, logger=logger, monitor=monitor
     )
     pulumi.runtime.set_all_config(config, sorted(secret_keys))
     pulumi_settings.SETTINGS.rpc_manager.clear()

@@ -20,10 +20,11 @@ SENTINEL_SECRET_KEY = "sentinel/secret-access-key/5b1e0c"
 SENTINELS = (SENTINEL_TOKEN, SENTINEL_KEY_ID, SENTINEL_SECRET_KEY)
 
 
-def sentinel_cloud() -> FakeCloud:
+def sentinel_cloud(*, preview: bool = False) -> FakeCloud:
     return FakeCloud(
         access_key_id=lambda name: SENTINEL_KEY_ID,
         secret_access_key=lambda name: SENTINEL_SECRET_KEY,
+        preview=preview,
     )
 
 
@@ -34,6 +35,7 @@ def run_stack(
     registration_token: str | None = SENTINEL_TOKEN,
     secret_env: Mapping[str, str] | None = None,
     config_overrides: Mapping[str, str] | None = None,
+    preview: bool = False,
 ) -> ProgramRun:
     """The real `__main__.py` for `stack`, configured from `project_dir/Pulumi.<stack>.yaml`."""
     inputs = program_inputs(
@@ -49,8 +51,9 @@ def run_stack(
         stack,
         config,
         inputs.secret_keys,
-        sentinel_cloud(),
+        sentinel_cloud(preview=preview),
         program=REPO / "__main__.py",
+        preview=preview,
     )
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from qtapctl.mock_engine import ProgramRun, Secret, redact, reveal
+from qtapctl.mock_engine import ProgramRun, Secret, Unknown, redact, reveal
 from tests.conftest import STACKS, copy_project
 from tests.pulumi_harness import (
     SENTINEL_KEY_ID,
@@ -284,3 +284,19 @@ def test_other_references_are_filled_from_secret_env(tmp_path: Path):
         "pulumi config set --secret --path 'qtap:secretEnv.AXIOM_TOKEN' '<value>' --stack dev"
         in str(missing.error)
     )
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_preview_registers_the_same_graph_with_unknown_generated_keys(runs, stack):
+    # In a preview the IAM key does not exist yet: its outputs are unknown, and the program
+    # must still register everything (pulumi preview on a pull request).
+    preview = run_stack(stack, preview=True)
+    assert preview.error is None
+    assert sorted(r.urn for r in preview.registrations) == sorted(
+        r.urn for r in runs[stack].registrations
+    )
+    data = preview.one(SECRET).inputs["dataJson"]
+    assert isinstance(data, Secret)
+    assert isinstance(data.value, Unknown), "the new key is unknown until it is created"
+    release = preview.one(RELEASE).inputs
+    assert release["values"] == runs[stack].one(RELEASE).inputs["values"]
