@@ -21,7 +21,9 @@ def writer_policy(bucket: str, region: str, kms_key_arn: str | None = None) -> d
 
     Qtap's s3 store calls only PutObject (key = the payload's SHA-1 digest); it never checks,
     lists or reads the bucket (qpoint-io/qtap pkg/services/objectstore/s3). With SSE-KMS,
-    PutObject also needs kms:GenerateDataKey on the bucket's key, allowed only through S3.
+    PutObject also needs kms:GenerateDataKey on the bucket's key, and a multipart upload (which
+    minio-go uses for large payloads) kms:Decrypt to complete; both only through S3.
+    Ref: https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingKMSEncryption.html
     """
     statements: list[dict[str, Any]] = [
         {
@@ -36,7 +38,7 @@ def writer_policy(bucket: str, region: str, kms_key_arn: str | None = None) -> d
             {
                 "Sid": "QtapEncryptWithBucketKey",
                 "Effect": "Allow",
-                "Action": "kms:GenerateDataKey",
+                "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
                 "Resource": kms_key_arn,
                 "Condition": {"StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"}},
             }

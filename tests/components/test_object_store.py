@@ -82,7 +82,7 @@ def test_kms_key_encrypts_and_the_writer_may_generate_data_keys_only_through_s3(
     assert rule["bucketKeyEnabled"] is True
     policy = json.loads(inputs(run, "aws:iam/userPolicy:UserPolicy")["policy"])
     kms = policy["Statement"][1]
-    assert kms["Action"] == "kms:GenerateDataKey"
+    assert kms["Action"] == ["kms:GenerateDataKey", "kms:Decrypt"]
     assert kms["Resource"] == KMS_KEY
     assert kms["Condition"] == {"StringEquals": {"kms:ViaService": "s3.eu-west-1.amazonaws.com"}}
 
