@@ -26,7 +26,11 @@ def read_stack_config(stack: str) -> RawStackConfig:
     """The `qtap:*` configuration the engine passed in, with positions from the stack file."""
     every_key = {**engine_config.get_config_env(), **engine_config.CONFIG.get()}
     values = {k: str(v) for k, v in every_key.items() if k.startswith(f"{NAMESPACE}:")}
-    secret_keys = frozenset(k for k in values if engine_config.is_config_secret(k))
+    # Depending on the language host, secrecy arrives with the run request or in the environment.
+    env_secret_keys = set(engine_config.get_config_secret_keys_env())
+    secret_keys = frozenset(
+        k for k in values if engine_config.is_config_secret(k) or k in env_secret_keys
+    )
     stack_file, _ = load_stack_config(find_project(PROJECT_DIR), stack)
     positions = stack_file.positions if stack_file else {}
     return RawStackConfig(stack, f"Pulumi.{stack}.yaml", values, secret_keys, positions)
