@@ -186,7 +186,7 @@ def to_yaml(value: Any) -> str:
     """Deterministic YAML: keys sorted, multi-line strings as literal blocks."""
     yaml = YAML(typ="rt", pure=True)
     yaml.default_flow_style = False
-    yaml.width = 100
+    yaml.width = 4096  # never fold a long value over two lines
     buffer = io.StringIO()
     yaml.dump(_literal_blocks(json.loads(json.dumps(value, sort_keys=True, default=str))), buffer)
     return buffer.getvalue()
