@@ -62,7 +62,7 @@ def check_deployment(
     if settings is None:
         return report
     report.problems.extend(
-        check_chart_values(settings.chart.values, settings.source, settings.stack)
+        check_chart_values(settings.chart.values, settings.source, raw.positions)
     )
 
     snapshot_report = check_snapshot(

@@ -18,6 +18,7 @@ from typing import Any
 from .bindings import EnvBinding
 from .problems import Problem, Severity
 from .qtap_schema import CHART_MANAGED_ENV
+from .settings import position_of
 
 SECRET_NAME = "qtap-secrets"
 SNAPSHOT_CHECKSUM_ANNOTATION = "checksum/qtap-config"
@@ -65,22 +66,17 @@ _OWNED = {
 }
 
 
-def check_chart_values(values: Mapping[str, Any], source: str, stack: str) -> list[Problem]:
+def check_chart_values(
+    values: Mapping[str, Any], source: str, positions: Mapping[str, tuple[int, int]]
+) -> list[Problem]:
     """Problems with `qtap:chart.values` (unknown keys, program-owned keys, bad enums)."""
     problems: list[Problem] = []
 
     def error(path: str, message: str, fix: str) -> None:
+        key = f"qtap:chart.values.{path}"
+        line, column = position_of(positions, key)
         problems.append(
-            Problem(
-                Severity.ERROR,
-                "chart-values",
-                source,
-                None,
-                None,
-                f"qtap:chart.values.{path}",
-                message,
-                fix,
-            )
+            Problem(Severity.ERROR, "chart-values", source, line, column, key, message, fix)
         )
 
     for key, value in values.items():

@@ -114,6 +114,20 @@ class StackSettings:
     secret_env_names: frozenset[str]
 
 
+def position_of(
+    positions: Mapping[str, tuple[int, int]], key: str
+) -> tuple[int | None, int | None]:
+    """Where `key` (`qtap:chart.values.logLevel`) is in the stack file, or its nearest parent."""
+    key = key.split("[", 1)[0]
+    while key:
+        if key in positions:
+            return positions[key]
+        if "." not in key:
+            break
+        key = key.rsplit(".", 1)[0]
+    return None, None
+
+
 def default_snapshot_path(stack: str) -> str:
     return f"snapshots/{stack}/qtap-config.yaml"
 
@@ -130,12 +144,7 @@ class _Parser:
         self.problems: list[Problem] = []
 
     def error(self, key: str, message: str, fix: str, code: str = "stack-config") -> None:
-        position = self.raw.positions.get(f"{NAMESPACE}:{key}")
-        parent = key
-        while position is None and "." in parent:
-            parent = parent.rsplit(".", 1)[0]
-            position = self.raw.positions.get(f"{NAMESPACE}:{parent}")
-        line, column = position if position else (None, None)
+        line, column = position_of(self.raw.positions, f"{NAMESPACE}:{key}")
         self.problems.append(
             Problem(
                 Severity.ERROR,

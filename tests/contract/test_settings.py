@@ -178,7 +178,7 @@ def test_parse_settings_raises_every_problem_at_once():
 def test_chart_values_are_limited_to_what_the_chart_defines_and_the_program_does_not_own(
     values, path
 ):
-    problems = check_chart_values(values, "Pulumi.dev.yaml", "dev")
+    problems = check_chart_values(values, "Pulumi.dev.yaml", {})
     assert [p.yaml_path for p in problems] == [path]
 
 
@@ -258,3 +258,17 @@ def test_stack_file_errors_point_at_the_line(tmp_path: Path):
     assert "qtap:registrationToken" in config.secret_keys
     (problem,) = errors_of(config)
     assert (problem.file, problem.line, problem.column) == ("Pulumi.dev.yaml", 7, 5)
+
+
+def test_chart_values_errors_point_at_the_line(tmp_path: Path):
+    (tmp_path / "Pulumi.yaml").write_text("name: qtap\nruntime: python\n")
+    (tmp_path / "Pulumi.dev.yaml").write_text(
+        "config:\n  qtap:chart:\n    version: 0.0.38\n    values:\n      logLevel: info\n"
+        "      replicas: 3\n"
+    )
+    config, _ = load_stack_config(find_project(tmp_path), "dev")
+    assert config is not None
+    (problem,) = check_chart_values(
+        json.loads(config.values["qtap:chart"])["values"], config.source, config.positions
+    )
+    assert (problem.line, problem.column, problem.yaml_path) == (6, 7, "qtap:chart.values.replicas")
