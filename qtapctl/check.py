@@ -25,10 +25,10 @@ def check_stack(project: Project, stack: str, *, require_secrets: bool) -> Deplo
 
 
 def cross_stack_problems(reports: Sequence[DeploymentReport]) -> list[Problem]:
-    """Two stacks must never own the same bucket or write the same Vault secret."""
+    """Two stacks must never own the same bucket, or the same secret, role or policy in one Vault."""
     problems: list[Problem] = []
     buckets: dict[str, str] = {}
-    secrets: dict[tuple[str, str, str], str] = {}
+    vault_names: dict[tuple[str, str, str], str] = {}
     for report in reports:
         deployment = report.deployment
         if deployment is None:
@@ -50,22 +50,27 @@ def cross_stack_problems(reports: Sequence[DeploymentReport]) -> list[Problem]:
                     )
                 )
         vault = deployment.settings.vault
-        key = (vault.address, vault.kv_mount, vault.path)
-        other = secrets.setdefault(key, deployment.stack)
-        if other != deployment.stack:
-            problems.append(
-                Problem(
-                    Severity.ERROR,
-                    "shared-vault-secret",
-                    deployment.settings.source,
-                    None,
-                    None,
-                    "qtap:vault.path",
-                    f"stack {other} writes the same Vault secret {vault.kv_mount}/{vault.path} "
-                    f"at {vault.address}; each stack would overwrite the other's credentials",
-                    "give this stack its own qtap:vault.path",
+        # Within one Vault server, each of these names belongs to exactly one stack.
+        for what, name, setting in (
+            ("secret", f"{vault.kv_mount}/{vault.path}", "qtap:vault.path"),
+            ("kubernetes-auth role", f"{vault.auth_mount}/{vault.role}", "qtap:vault.role"),
+            ("policy", vault.policy_name, "qtap:vault.role"),
+        ):
+            owner = vault_names.setdefault((vault.address, what, name), deployment.stack)
+            if owner != deployment.stack:
+                problems.append(
+                    Problem(
+                        Severity.ERROR,
+                        "shared-vault-name",
+                        deployment.settings.source,
+                        None,
+                        None,
+                        setting,
+                        f"stack {owner} already uses the Vault {what} {name} at {vault.address}; "
+                        "each stack would overwrite the other's",
+                        f"give this stack its own {setting}",
+                    )
                 )
-            )
     return problems
 
 

@@ -83,3 +83,21 @@ def test_unknown_stack_is_a_message_not_a_traceback():
     assert result.returncode != 0
     assert "unknown stack(s) qa" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_two_stacks_sharing_vault_names_fail(project_copy: Path):
+    staging = project_copy / "Pulumi.staging.yaml"
+    text = staging.read_text()
+    text = text.replace(
+        "address: https://vault.staging.acme.internal:8200",
+        "address: https://vault.dev.acme.internal:8200",
+    )
+    staging.write_text(text.replace("role: qtap-staging", "role: qtap-dev"))
+    result = qtapctl("--project-dir", str(project_copy), "check")
+    assert result.returncode == 1
+    shared = [line for line in result.stdout.splitlines() if "[shared-vault-name]" in line]
+    assert len(shared) == 3, result.stdout
+    assert all(line.startswith("   Pulumi.staging.yaml: error") for line in shared)
+    assert "Vault secret secret/qpoint/qtap" in result.stdout
+    assert "kubernetes-auth role kubernetes/qtap-dev" in result.stdout
+    assert "policy qtap-dev-read" in result.stdout
