@@ -3,6 +3,7 @@ Vault into the Kubernetes Secret the release reads (external-secrets.io/v1)."""
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -68,37 +69,31 @@ class SecretSync(pulumi.ComponentResource):
         )
 
         vault = args.vault
+        provider: dict[str, object] = {
+            "server": vault.address,
+            # The KV mount; ESO appends data/ itself for version v2.
+            "path": vault.kv_mount,
+            "version": "v2",
+            "auth": {
+                "kubernetes": {
+                    "mountPath": vault.auth_mount,
+                    "role": vault.role,
+                    "serviceAccountRef": {
+                        "name": self.service_account.metadata.apply(lambda m: m["name"]),
+                        "audiences": [TOKEN_AUDIENCE],
+                    },
+                }
+            },
+        }
+        if vault.ca_bundle:
+            # A []byte field of the ESO API: the PEM text, base64-encoded.
+            provider["caBundle"] = base64.b64encode(vault.ca_bundle.encode()).decode()
         self.secret_store = k8s.apiextensions.CustomResource(
             f"{name}-secret-store",
             api_version=ESO_API_VERSION,
             kind="SecretStore",
-            metadata={
-                "name": SECRET_STORE_NAME,
-                "namespace": namespace,
-                "labels": MANAGED_BY,
-            },
-            spec={
-                "provider": {
-                    "vault": {
-                        "server": vault.address,
-                        # The KV mount; ESO appends data/ itself for version v2.
-                        "path": vault.kv_mount,
-                        "version": "v2",
-                        "auth": {
-                            "kubernetes": {
-                                "mountPath": vault.auth_mount,
-                                "role": vault.role,
-                                "serviceAccountRef": {
-                                    "name": self.service_account.metadata.apply(
-                                        lambda m: m["name"]
-                                    ),
-                                    "audiences": [TOKEN_AUDIENCE],
-                                },
-                            }
-                        },
-                    }
-                }
-            },
+            metadata={"name": SECRET_STORE_NAME, "namespace": namespace, "labels": MANAGED_BY},
+            spec={"provider": {"vault": provider}},
             opts=child,
         )
 

@@ -37,7 +37,7 @@ TOP_LEVEL_KEYS = (
 )
 SECRET_KEYS = frozenset({"registrationToken", "secretEnv"})
 CHART_KEYS = frozenset({"version", "repo", "values"})
-VAULT_KEYS = frozenset({"address", "kvMount", "path", "authMount", "role"})
+VAULT_KEYS = frozenset({"address", "kvMount", "path", "authMount", "role", "caBundle"})
 OBJECT_STORE_KEYS = frozenset({"retentionDays", "protect", "versioning", "kmsKeyId"})
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
@@ -45,6 +45,9 @@ _PINNED_VERSION = re.compile(r"^\d+\.\d+\.\d+(-[0-9A-Za-z.\-]+)?(\+[0-9A-Za-z.\-
 _VAULT_SEGMENT = re.compile(r"^[A-Za-z0-9_.\-]+$")
 _KMS_KEY_ARN = re.compile(r"^arn:aws(-cn|-us-gov)?:kms:[a-z0-9\-]+:\d{12}:key/[A-Za-z0-9\-]+$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_PEM_CERTIFICATE = re.compile(
+    r"-----BEGIN CERTIFICATE-----\s+[A-Za-z0-9+/=\s]+-----END CERTIFICATE-----"
+)
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,8 @@ class VaultSettings:
     path: str
     auth_mount: str
     role: str
+    ca_bundle: str | None = None
+    """PEM CA certificate(s) ESO trusts for Vault's TLS certificate (an internal CA)."""
 
     @property
     def policy_name(self) -> str:
@@ -419,9 +424,24 @@ class _Parser:
         role = self.vault_path("vault.role", value.get("role"), f"qtap-{self.raw.stack}")
         if "/" in role:
             self.error("vault.role", f"role name {role!r} may not contain '/'", "use a plain name")
+        ca_bundle = self.string("vault.caBundle", value.get("caBundle"))
+        if ca_bundle is not None:
+            if not _PEM_CERTIFICATE.search(ca_bundle):
+                self.error(
+                    "vault.caBundle",
+                    "is not a PEM certificate (-----BEGIN CERTIFICATE----- ... "
+                    "-----END CERTIFICATE-----)",
+                    "paste the PEM of the CA that signed Vault's certificate, as a YAML block (|)",
+                )
+            elif address is not None and not address.startswith("https://"):
+                self.error(
+                    "vault.caBundle",
+                    "is only used for https:// Vault addresses (ESO ignores it for plain HTTP)",
+                    "use Vault's https:// address, or remove caBundle",
+                )
         if address is None:
             return None
-        return VaultSettings(address.rstrip("/"), kv_mount, path, auth_mount, role)
+        return VaultSettings(address.rstrip("/"), kv_mount, path, auth_mount, role, ca_bundle)
 
     def vault_path(self, key: str, value: Any, default: str) -> str:
         text = self.string(key, value, default=default)

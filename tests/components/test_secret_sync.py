@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+from dataclasses import replace
+
 import pulumi_vault as vault
 
 from components import SecretSync, SecretSyncArgs
@@ -14,14 +17,16 @@ VAULT = VaultSettings(
 )
 
 
-def secret_sync():
+def secret_sync(settings: VaultSettings = VAULT):
     bindings = deployment("dev").bindings
 
     def body():
         ready = vault.Policy("stand-in-for-vault", policy='path "x" {}')
         sync = SecretSync(
             "sync",
-            SecretSyncArgs(namespace="qpoint", vault=VAULT, bindings=bindings, vault_ready=[ready]),
+            SecretSyncArgs(
+                namespace="qpoint", vault=settings, bindings=bindings, vault_ready=[ready]
+            ),
         )
         return {"namespace": sync.namespace_name, "secret": sync.secret_name}
 
@@ -89,3 +94,17 @@ def test_children_are_parented_and_named_after_the_component():
         "sync-secret-store",
         "sync-service-account",
     ]
+
+
+def test_secret_store_trusts_the_configured_vault_ca():
+    pem = "-----BEGIN CERTIFICATE-----\nMIIBfDCC\n-----END CERTIFICATE-----\n"
+    store = secret_sync(replace(VAULT, ca_bundle=pem)).one(
+        "kubernetes:external-secrets.io/v1:SecretStore"
+    )
+    provider = store.inputs["spec"]["provider"]["vault"]
+    assert base64.b64decode(provider["caBundle"]).decode() == pem
+
+
+def test_secret_store_without_ca_bundle_uses_the_system_roots():
+    spec = secret_sync().one("kubernetes:external-secrets.io/v1:SecretStore").inputs["spec"]
+    assert "caBundle" not in spec["provider"]["vault"]

@@ -15,6 +15,7 @@ from qtap_gitops.settings import RawStackConfig, check_settings, parse_settings
 from qtap_gitops.stackfile import SECRET_PLACEHOLDER, find_project, load_stack_config
 from tests.conftest import REPO, STACKS
 
+PEM = "-----BEGIN CERTIFICATE-----\nMIIBfDCCASOgAwIBAgIU\n-----END CERTIFICATE-----\n"
 MINIMAL = {
     "qtap:chart": json.dumps({"version": "0.0.38"}),
     "qtap:vault": json.dumps({"address": "https://vault.example.com:8200"}),
@@ -107,6 +108,12 @@ def test_missing_required_key_names_key_and_stack_file(missing):
         ("vault", {"address": "vault.example.com"}, "qtap:vault.address"),
         ("vault", {"address": "https://v:8200", "path": "data/qpoint/qtap"}, "qtap:vault.path"),
         ("vault", {"address": "https://v:8200", "kvMount": "/secret/"}, "qtap:vault.kvMount"),
+        (
+            "vault",
+            {"address": "https://v:8200", "caBundle": "MIIB...not pem"},
+            "qtap:vault.caBundle",
+        ),
+        ("vault", {"address": "http://v:8200", "caBundle": PEM}, "qtap:vault.caBundle"),
         ("objectStore", {"retentionDays": 0}, "qtap:objectStore.retentionDays"),
         ("objectStore", {"retentionDays": "a week"}, "qtap:objectStore.retentionDays"),
         ("objectStore", {"protect": "maybe"}, "qtap:objectStore.protect"),
@@ -272,3 +279,16 @@ def test_chart_values_errors_point_at_the_line(tmp_path: Path):
         json.loads(config.values["qtap:chart"])["values"], config.source, config.positions
     )
     assert (problem.line, problem.column, problem.yaml_path) == (6, 7, "qtap:chart.values.replicas")
+
+
+def test_vault_ca_bundle_is_kept_for_https_vault():
+    settings = parse_settings(raw(vault={"address": "https://v:8200", "caBundle": PEM}))
+    assert settings.vault.ca_bundle == PEM
+
+
+def test_prod_trusts_its_internal_vault_ca():
+    config, _ = load_stack_config(find_project(REPO), "prod")
+    assert config is not None
+    ca_bundle = parse_settings(config).vault.ca_bundle
+    assert ca_bundle is not None
+    assert ca_bundle.startswith("-----BEGIN CERTIFICATE-----")
