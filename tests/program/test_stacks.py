@@ -300,3 +300,86 @@ def test_preview_registers_the_same_graph_with_unknown_generated_keys(runs, stac
     assert isinstance(data.value, Unknown), "the new key is unknown until it is created"
     release = preview.one(RELEASE).inputs
     assert release["values"] == runs[stack].one(RELEASE).inputs["values"]
+
+
+ARCHIVE_STORE = """\
+    - id: archive
+      type: s3
+      endpoint: s3.eu-central-1.amazonaws.com
+      bucket: acme-qtap-dev-archive
+      region: eu-central-1
+      access_url: https://{{ENDPOINT}}/{{BUCKET}}/{{DIGEST}}
+      access_key:
+        type: env
+        value: ARCHIVE_ACCESS_KEY
+      secret_key:
+        type: env
+        value: ARCHIVE_SECRET_KEY
+"""
+
+
+def test_every_aws_store_gets_its_own_bucket_and_key(tmp_path: Path):
+    project = copy_project(tmp_path / "p")
+    path = project / "snapshots/dev/qtap-config.yaml"
+    path.write_text(path.read_text().replace("\nstacks:", ARCHIVE_STORE + "\nstacks:"))
+    run = run_stack("dev", project)
+    assert run.error is None
+    buckets = {r.inputs["bucket"]: r.inputs["region"] for r in run.of_type(BUCKET)}
+    assert buckets == {
+        "acme-qtap-dev-payloads": "us-east-1",
+        "acme-qtap-dev-archive": "eu-central-1",
+    }
+    assert len(run.of_type(ACCESS_KEY)) == 2
+    policies = [
+        json.loads(r.inputs["policy"]) for r in run.of_type("aws:iam/userPolicy:UserPolicy")
+    ]
+    resources = sorted(p["Statement"][0]["Resource"] for p in policies)
+    assert resources == [
+        "arn:aws:s3:::acme-qtap-dev-archive/*",
+        "arn:aws:s3:::acme-qtap-dev-payloads/*",
+    ]
+    vault_data = json.loads(reveal(run.one(SECRET).inputs["dataJson"]))
+    assert set(vault_data) == {
+        "registration-token",
+        "s3-access-key",
+        "s3-secret-key",
+        "archive-access-key",
+        "archive-secret-key",
+    }
+    assert run.outputs["buckets"] == ["acme-qtap-dev-payloads", "acme-qtap-dev-archive"]
+
+
+def test_snapshot_without_aws_store_creates_no_bucket(tmp_path: Path):
+    from tests.contract.snapshots import MINIO_STORE
+
+    project = copy_project(tmp_path / "p")
+    path = project / "snapshots/staging/qtap-config.yaml"
+    text = path.read_text()
+    start, end = text.index("    - id: acme_staging_s3"), text.index("\nstacks:")
+    text = text[:start] + MINIO_STORE.replace("id: objects", "id: acme_staging_s3") + text[end:]
+    path.write_text(text)
+    secrets = {"MINIO_ACCESS_KEY": "minio-key", "MINIO_SECRET_KEY": "minio-secret"}
+    run = run_stack("staging", project, secret_env=secrets)
+    assert run.error is None
+    assert run.of_type(BUCKET) == []
+    assert run.of_type("qtap:aws:ObjectStore") == []
+    assert run.outputs["buckets"] == []
+    assert json.loads(reveal(run.one(SECRET).inputs["dataJson"])) == {
+        "registration-token": SENTINEL_TOKEN,
+        "minio-access-key": "minio-key",
+        "minio-secret-key": "minio-secret",
+    }
+
+
+def test_snapshot_without_pulse_store_needs_no_registration_token(tmp_path: Path):
+    project = copy_project(tmp_path / "p")
+    path = project / "snapshots/dev/qtap-config.yaml"
+    text = path.read_text()
+    start, end = text.index("    - id: qpoint"), text.index("  object_stores:")
+    path.write_text(text[:start] + "    - id: console\n      type: stdout\n" + text[end:])
+    run = run_stack("dev", project, registration_token=None)
+    assert run.error is None
+    assert set(run.outputs["envBindings"]) == {"S3_ACCESS_KEY", "S3_SECRET_KEY"}
+    assert "REGISTRATION_TOKEN" not in {
+        e["name"] for e in run.one(RELEASE).inputs["values"]["extraEnv"]
+    }
