@@ -2,12 +2,29 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+# The real ESO CRDs and the qtap chart's values.yaml, which some tests check against, live in
+# the workspace's shared/ folder beside the checkout (CI lays a copy there); they are read in
+# place, never copied into the repository. QTAP_SHARED_DIR points elsewhere if needed.
+SHARED = Path(os.environ.get("QTAP_SHARED_DIR") or REPO.parent / "shared")
+
+
+def shared_file(*parts: str) -> Path:
+    path = SHARED.joinpath(*parts)
+    if not path.exists():
+        raise FileNotFoundError(
+            f"{path} is missing: the tests read the real ESO CRDs and chart values from shared/ "
+            "beside the checkout; set QTAP_SHARED_DIR to where that folder is"
+        )
+    return path
+
+
 STACKS = ("dev", "staging", "prod")
 PROJECT_FILES = ("Pulumi.yaml", "Pulumi.dev.yaml", "Pulumi.staging.yaml", "Pulumi.prod.yaml")
 

@@ -13,7 +13,7 @@ from qtap_gitops.problems import ContractError
 from qtap_gitops.release_values import CHART_VALUE_KEYS, check_chart_values
 from qtap_gitops.settings import RawStackConfig, check_settings, parse_settings
 from qtap_gitops.stackfile import SECRET_PLACEHOLDER, find_project, load_stack_config
-from tests.conftest import REPO, STACKS
+from tests.conftest import REPO, STACKS, shared_file
 
 PEM = "-----BEGIN CERTIFICATE-----\nMIIBfDCCASOgAwIBAgIU\n-----END CERTIFICATE-----\n"
 MINIMAL = {
@@ -190,7 +190,7 @@ def test_chart_values_are_limited_to_what_the_chart_defines_and_the_program_does
 
 
 def test_chart_values_keys_match_the_real_chart_values_file():
-    values_file = REPO.parent / "shared" / "schemas" / "qtap-chart-0.0.38" / "values.yaml"
+    values_file = shared_file("schemas", "qtap-chart-0.0.38", "values.yaml")
     chart_values = YAML(typ="safe").load(values_file.read_text())
     # registrationTokenSecretRefName is documented only as a comment in values.yaml.
     assert set(CHART_VALUE_KEYS) == set(chart_values) | {"registrationTokenSecretRefName"}

@@ -20,8 +20,6 @@ from qtapctl.mock_engine import ProgramRun, Registration, reveal
 from tests.conftest import REPO
 from tests.pulumi_harness import run_stack
 
-SHARED = REPO.parent / "shared"
-
 # Pulumi type tokens of the resources these tests apply to real services.
 VAULT_POLICY = "vault:index/policy:Policy"
 VAULT_SECRET = "vault:kv/secretV2:SecretV2"

@@ -19,10 +19,10 @@ import jsonschema
 import kubernetes_validate
 import yaml
 
-from tests.real.generated import SHARED
+from tests.conftest import shared_file
 
-ESO_CRDS = SHARED / "schemas" / "external-secrets-v2.9.0"
-CHART_VALUES = SHARED / "schemas" / "qtap-chart-0.0.38" / "values.yaml"
+ESO_CRDS = shared_file("schemas", "external-secrets-v2.9.0")
+CHART_VALUES = shared_file("schemas", "qtap-chart-0.0.38", "values.yaml")
 KUBERNETES_VERSIONS = ("1.30.0", kubernetes_validate.latest_version())
 
 # values.yaml names this key only in a comment ("# OR registrationTokenSecretRefName"), yet the
