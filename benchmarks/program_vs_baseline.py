@@ -13,17 +13,18 @@ import os
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from qtap_gitops.stackfile import find_project  # noqa: E402
-from qtapctl.inputs import program_inputs  # noqa: E402
-from qtapctl.mock_engine import run_program  # noqa: E402
+from qtapctl.inputs import ProgramInputs, program_inputs  # noqa: E402
+from qtapctl.mock_engine import ProgramRun, run_program  # noqa: E402
 
 
-def timed(function, rounds: int) -> float:
+def timed(function: Callable[[], ProgramRun], rounds: int) -> float:
     function()  # warm-up: module imports, schema loading
     samples = []
     for _ in range(rounds):
@@ -42,7 +43,7 @@ def main() -> None:
     for stack in project.stacks():
         inputs = program_inputs(project, stack, registration_token="benchmark-token")
 
-        def program(stack=stack, inputs=inputs):
+        def program(stack: str = stack, inputs: ProgramInputs = inputs) -> ProgramRun:
             run = run_program(ROOT, stack, inputs.config, inputs.secret_keys)
             if run.error:
                 raise run.error
@@ -51,7 +52,7 @@ def main() -> None:
         count = len(program().registrations)
         os.environ["QTAP_BENCH_RESOURCES"] = str(count)
 
-        def baseline(stack=stack):
+        def baseline(stack: str = stack) -> ProgramRun:
             return run_program(ROOT, stack, {}, program=ROOT / "benchmarks" / "baseline_program.py")
 
         assert len(baseline().registrations) == count

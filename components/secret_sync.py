@@ -109,10 +109,7 @@ class SecretSync(pulumi.ComponentResource):
             },
             spec={
                 "refreshInterval": REFRESH_INTERVAL,
-                "secretStoreRef": {
-                    "name": self.secret_store.metadata.apply(lambda m: m["name"]),
-                    "kind": "SecretStore",
-                },
+                "secretStoreRef": {"name": SECRET_STORE_NAME, "kind": "SecretStore"},
                 "target": {"name": SECRET_NAME, "creationPolicy": "Owner"},
                 "data": [
                     {
@@ -122,11 +119,13 @@ class SecretSync(pulumi.ComponentResource):
                     for binding in args.bindings
                 ],
             },
-            opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.vault_ready)),
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[self.secret_store, *args.vault_ready]
+            ),
         )
 
         self.namespace_name = namespace
-        self.secret_name = self.external_secret.metadata.apply(lambda m: m["name"])
+        self.secret_name = pulumi.Output.from_input(SECRET_NAME)
         self.register_outputs(
             {"namespace_name": self.namespace_name, "secret_name": self.secret_name}
         )

@@ -41,14 +41,16 @@ class VaultSecrets(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         settings = args.vault
 
-        data_json = pulumi.Output.all(**dict(args.properties)).apply(
+        data_json: pulumi.Output[str] = pulumi.Output.all(**dict(args.properties)).apply(
             lambda values: json.dumps(dict(sorted(values.items())))
         )
+        # Secret already (its inputs are), and said so here as well: the data is credentials.
+        secret_data: pulumi.Output[str] = pulumi.Output.secret(data_json)
         self.secret = vault.kv.SecretV2(
             f"{name}-secret",
             mount=settings.kv_mount,
             name=settings.path,
-            data_json=pulumi.Output.secret(data_json),
+            data_json=secret_data,
             # Removing the stack removes every version, not just the latest.
             delete_all_versions=True,
             opts=child,

@@ -156,7 +156,9 @@ class FakeCloud(pulumi_mocks.Mocks):
             lambda name: "mock/" + hashlib.sha256(("secret:" + name).encode()).hexdigest()[:35]
         )
 
-    def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str | None, dict]:
+    def new_resource(
+        self, args: pulumi_mocks.MockResourceArgs
+    ) -> tuple[str | None, dict[str, Any]]:
         inputs = dict(args.inputs)
         if args.typ == "aws:s3/bucket:Bucket":
             bucket = inputs.get("bucket", args.name)
@@ -178,7 +180,9 @@ class FakeCloud(pulumi_mocks.Mocks):
             }
         return f"{args.name}-id", inputs
 
-    def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict, list[tuple[str, str]] | None]:
+    def call(
+        self, args: pulumi_mocks.MockCallArgs
+    ) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
         return {}, None
 
 
@@ -188,7 +192,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         self.registrations: list[Registration] = []
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (the engine's RPC name)
-        response = super().RegisterResource(request)
+        response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
         if request.type == "pulumi:pulumi:Stack":
             return response
         inputs = _decode(json_format.MessageToDict(request.object))
