@@ -41,6 +41,8 @@ class PlannedResource:
     """Names from the root component down, joined by '/': unique and stable."""
     type: str
     name: str
+    parent: str | None
+    """Path of the parent component (None for the root component)."""
     custom: bool
     protect: bool
     retain_on_delete: bool
@@ -114,6 +116,7 @@ def _tree(run: ProgramRun) -> list[PlannedResource]:
             path=paths[r.urn],
             type=r.type,
             name=r.name,
+            parent=paths.get(r.parent) if r.parent else None,
             custom=r.custom,
             protect=r.protect,
             retain_on_delete=r.retain_on_delete,

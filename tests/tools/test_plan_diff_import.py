@@ -49,6 +49,8 @@ def test_plan_shows_what_a_reviewer_needs():
     plan = json.loads(qtapctl("plan", "prod", "--format", "json").stdout)["stacks"][0]
     resources = {r["type"]: r for r in plan["resources"]}
     bucket = resources["aws:s3/bucket:Bucket"]
+    assert bucket["parent"] == "qtap/qtap-acme-qtap-prod-payloads"
+    assert resources["qtap:index:QtapEnvironment"]["parent"] is None
     assert bucket["protect"] is True
     assert bucket["retain_on_delete"] is True
     policy = resources["aws:iam/userPolicy:UserPolicy"]["inputs"]["policy"]
