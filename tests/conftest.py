@@ -38,6 +38,15 @@ def copy_project(destination: Path) -> Path:
     return destination
 
 
+def edit_snapshot(project: Path, stack: str, old: str, new: str) -> Path:
+    """Replace `old` (which must occur) by `new` in `stack`'s snapshot of a copied project."""
+    path = project / "snapshots" / stack / "qtap-config.yaml"
+    text = path.read_text()
+    assert old in text, f"{old!r} is not in {path}"
+    path.write_text(text.replace(old, new))
+    return project
+
+
 @pytest.fixture
 def project_copy(tmp_path: Path) -> Path:
     return copy_project(tmp_path / "project")

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from qtapctl.mock_engine import ProgramRun, Secret, Unknown, redact, reveal
-from tests.conftest import STACKS, copy_project
+from tests.conftest import STACKS, copy_project, edit_snapshot
 from tests.pulumi_harness import (
     SENTINEL_KEY_ID,
     SENTINEL_SECRET_KEY,
@@ -182,9 +182,7 @@ def test_exports_name_everything_and_hold_no_secret(runs, stack):
 
 
 def test_bad_snapshot_registers_nothing_and_reports_the_contract(tmp_path: Path):
-    project = copy_project(tmp_path / "p")
-    path = project / "snapshots/dev/qtap-config.yaml"
-    path.write_text(path.read_text().replace("version: 2", "version: 3"))
+    project = edit_snapshot(copy_project(tmp_path / "p"), "dev", "version: 2", "version: 3")
     run = run_stack("dev", project)
     assert run.registrations == []
     message = str(run.error)
@@ -202,18 +200,16 @@ def test_missing_registration_token_registers_nothing_and_says_how_to_set_it():
 
 
 def test_snapshot_warnings_are_logged_by_the_program(tmp_path: Path):
-    project = copy_project(tmp_path / "p")
-    path = project / "snapshots/dev/qtap-config.yaml"
-    path.write_text(path.read_text().replace("level: full", "level: details"))
+    project = edit_snapshot(copy_project(tmp_path / "p"), "dev", "level: full", "level: details")
     run = run_stack("dev", project)
     assert run.error is None
     assert any(level == "warning" and "[legacy-capture-level]" in msg for level, msg in run.logs)
 
 
 def test_strict_stack_refuses_a_snapshot_with_warnings(tmp_path: Path):
-    project = copy_project(tmp_path / "p")
-    path = project / "snapshots/prod/qtap-config.yaml"
-    path.write_text(path.read_text().replace("      - eks\n", "      - eks\n      - container\n"))
+    project = edit_snapshot(
+        copy_project(tmp_path / "p"), "prod", "      - eks\n", "      - eks\n      - container\n"
+    )
     run = run_stack("prod", project)
     assert run.registrations == []
     assert "[filter-group]" in str(run.error)
@@ -226,8 +222,7 @@ def comparable(run: ProgramRun) -> dict[str, dict]:
 def test_changing_one_snapshot_changes_only_that_stacks_release_config_and_checksum(tmp_path: Path):
     project = copy_project(tmp_path / "p")
     before = {stack: run_stack(stack, project) for stack in STACKS}
-    path = project / "snapshots/staging/qtap-config.yaml"
-    path.write_text(path.read_text().replace("level: headers", "level: full"))
+    edit_snapshot(project, "staging", "level: headers", "level: full")
     after = {stack: run_stack(stack, project) for stack in STACKS}
 
     for stack in ("dev", "prod"):
@@ -258,10 +253,11 @@ AXIOM_STORE = (
 
 
 def test_other_references_are_filled_from_secret_env(tmp_path: Path):
-    project = copy_project(tmp_path / "p")
-    path = project / "snapshots/dev/qtap-config.yaml"
-    path.write_text(
-        path.read_text().replace("  object_stores:\n", AXIOM_STORE + "  object_stores:\n")
+    project = edit_snapshot(
+        copy_project(tmp_path / "p"),
+        "dev",
+        "  object_stores:\n",
+        AXIOM_STORE + "  object_stores:\n",
     )
     sentinel = "sentinel-axiom-token-5b1e0c"
 
@@ -319,9 +315,9 @@ ARCHIVE_STORE = """\
 
 
 def test_every_aws_store_gets_its_own_bucket_and_key(tmp_path: Path):
-    project = copy_project(tmp_path / "p")
-    path = project / "snapshots/dev/qtap-config.yaml"
-    path.write_text(path.read_text().replace("\nstacks:", ARCHIVE_STORE + "\nstacks:"))
+    project = edit_snapshot(
+        copy_project(tmp_path / "p"), "dev", "\nstacks:", ARCHIVE_STORE + "\nstacks:"
+    )
     run = run_stack("dev", project)
     assert run.error is None
     buckets = {r.inputs["bucket"]: r.inputs["region"] for r in run.of_type(BUCKET)}
