@@ -40,6 +40,7 @@ CHART_KEYS = frozenset({"version", "repo", "values"})
 VAULT_KEYS = frozenset({"address", "kvMount", "path", "authMount", "role", "caBundle"})
 OBJECT_STORE_KEYS = frozenset({"retentionDays", "protect", "versioning", "kmsKeyId"})
 
+_SYSTEM_NAMESPACES = frozenset({"default", "kube-system", "kube-public", "kube-node-lease"})
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _PINNED_VERSION = re.compile(r"^\d+\.\d+\.\d+(-[0-9A-Za-z.\-]+)?(\+[0-9A-Za-z.\-]+)?$")
 _VAULT_SEGMENT = re.compile(r"^[A-Za-z0-9_.\-]+$")
@@ -279,7 +280,14 @@ class _Parser:
 
         namespace = self.string("namespace", self.raw_value("namespace"), default=DEFAULT_NAMESPACE)
         assert namespace is not None
-        if not _DNS_LABEL.match(namespace):
+        if namespace in _SYSTEM_NAMESPACES or namespace.startswith("kube-"):
+            self.error(
+                "namespace",
+                f"{namespace!r} is a namespace Kubernetes itself owns; this stack creates its "
+                "namespace and labels it for privileged pods",
+                f"use a namespace of the agent's own, e.g. {DEFAULT_NAMESPACE}",
+            )
+        elif not _DNS_LABEL.match(namespace):
             self.error(
                 "namespace",
                 f"{namespace!r} is not a valid Kubernetes namespace name",

@@ -119,6 +119,8 @@ def test_missing_required_key_names_key_and_stack_file(missing):
         ("objectStore", {"protect": "maybe"}, "qtap:objectStore.protect"),
         ("objectStore", {"kmsKeyId": "alias/qtap"}, "qtap:objectStore.kmsKeyId"),
         ("namespace", "Qpoint_Agents", "qtap:namespace"),
+        ("namespace", "kube-system", "qtap:namespace"),
+        ("namespace", "default", "qtap:namespace"),
         ("strictSnapshot", "yes please", "qtap:strictSnapshot"),
         ("snapshot", "/home/me/qtap.yaml", "qtap:snapshot"),
         ("namespce", "qpoint", "qtap:namespce"),
