@@ -6,6 +6,7 @@ program marks secret is `[secret]`, and the snapshot appears as its digest and s
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 from collections.abc import Mapping, Sequence
@@ -68,8 +69,6 @@ class StackPlan:
 
 
 def _snapshot_summary(text: str) -> str:
-    import hashlib
-
     raw = text.encode()
     return f"<snapshot: {len(raw)} bytes, sha256 {hashlib.sha256(raw).hexdigest()}>"
 
