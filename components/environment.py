@@ -46,6 +46,7 @@ class QtapEnvironment(pulumi.ComponentResource):
         deployment = args.deployment
         settings = deployment.settings
         snapshot = deployment.snapshot
+        vault_settings = settings.require_vault()
 
         stores: dict[str, ObjectStore] = {}
         for store in snapshot.aws_stores:
@@ -79,7 +80,7 @@ class QtapEnvironment(pulumi.ComponentResource):
         self.vault = VaultSecrets(
             f"{name}-vault",
             VaultSecretsArgs(
-                vault=settings.vault,
+                vault=vault_settings,
                 properties={
                     b.vault_property: pulumi.Output.secret(value_of(b)) for b in deployment.bindings
                 },
@@ -92,7 +93,7 @@ class QtapEnvironment(pulumi.ComponentResource):
             f"{name}-secret-sync",
             SecretSyncArgs(
                 namespace=settings.namespace,
-                vault=settings.vault,
+                vault=vault_settings,
                 bindings=deployment.bindings,
                 vault_ready=[self.vault.secret, self.vault.role],
             ),

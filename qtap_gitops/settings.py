@@ -12,17 +12,26 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from enum import StrEnum
+from typing import Any, TypeVar
 
 from .problems import Problem, Severity, raise_if_errors
 
 NAMESPACE = "qtap"
+_Choice = TypeVar("_Choice", bound=StrEnum)
 DEFAULT_CHART_REPO = "https://helm.qpoint.io/"
 DEFAULT_NAMESPACE = "qpoint"
 DEFAULT_KV_MOUNT = "secret"
 DEFAULT_VAULT_PATH = "qpoint/qtap"
 DEFAULT_AUTH_MOUNT = "kubernetes"
 DEFAULT_RETENTION_DAYS = 30
+DEFAULT_KEY_VERSION = 1
+MAX_KEY_VERSION = 1_000_000
+DEFAULT_ARGOCD_NAMESPACE = "argocd"
+DEFAULT_ARGOCD_PROJECT = "default"
+# The API server of the cluster Argo CD runs in, as Argo CD names it.
+DEFAULT_ARGOCD_DESTINATION = "https://kubernetes.default.svc"
+DEFAULT_FLUX_INTERVAL = "5m"
 PROTECTED_BY_DEFAULT = frozenset({"prod"})
 
 TOP_LEVEL_KEYS = (
@@ -34,11 +43,22 @@ TOP_LEVEL_KEYS = (
     "vault",
     "objectStore",
     "strictSnapshot",
+    "eks",
+    "delivery",
+    "secrets",
 )
 SECRET_KEYS = frozenset({"registrationToken", "secretEnv"})
 CHART_KEYS = frozenset({"version", "repo", "values"})
 VAULT_KEYS = frozenset({"address", "kvMount", "path", "authMount", "role", "caBundle"})
-OBJECT_STORE_KEYS = frozenset({"retentionDays", "protect", "versioning", "kmsKeyId"})
+OBJECT_STORE_KEYS = frozenset(
+    {"retentionDays", "protect", "versioning", "kmsKeyId", "keyVersion", "identity"}
+)
+EKS_KEYS = frozenset({"oidcProviderArn", "clusterName"})
+DELIVERY_KEYS = frozenset({"mode", "argocd", "flux"})
+ARGOCD_KEYS = frozenset({"namespace", "project", "destinationServer"})
+FLUX_KEYS = frozenset({"interval"})
+SECRETS_KEYS = frozenset({"backend", "sealedSecrets"})
+SEALED_SECRETS_KEYS = frozenset({"certificate", "scope"})
 
 _SYSTEM_NAMESPACES = frozenset({"default", "kube-system", "kube-public", "kube-node-lease"})
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
@@ -46,6 +66,11 @@ _PINNED_VERSION = re.compile(r"^\d+\.\d+\.\d+(-[0-9A-Za-z.\-]+)?(\+[0-9A-Za-z.\-
 _VAULT_SEGMENT = re.compile(r"^[A-Za-z0-9_.\-]+$")
 _KMS_KEY_ARN = re.compile(r"^arn:aws(-cn|-us-gov)?:kms:[a-z0-9\-]+:\d{12}:key/[A-Za-z0-9\-]+$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_OIDC_PROVIDER_ARN = re.compile(
+    r"arn:aws(-cn|-us-gov)?:iam::[0-9]{12}:oidc-provider/[A-Za-z0-9.\-]+(/[A-Za-z0-9.\-_]+)*"
+)
+_EKS_CLUSTER_NAME = re.compile(r"[0-9A-Za-z][A-Za-z0-9\-_]{0,99}")
+_FLUX_DURATION = re.compile(r"([0-9]+(\.[0-9]+)?(ms|s|m|h))+")
 _PEM_CERTIFICATE = re.compile(
     r"-----BEGIN CERTIFICATE-----\s+[A-Za-z0-9+/=\s]+-----END CERTIFICATE-----"
 )
@@ -98,12 +123,101 @@ class VaultSettings:
         return f"{self.kv_mount}/metadata/{self.path}"
 
 
+class IdentityMode(StrEnum):
+    """How the agent authenticates to S3 for an AWS store without key references."""
+
+    IRSA = "irsa"
+    POD_IDENTITY = "pod-identity"
+
+
 @dataclass(frozen=True)
 class ObjectStoreSettings:
     retention_days: int
     protect: bool
     versioning: bool
     kms_key_id: str | None
+    key_version: int = DEFAULT_KEY_VERSION
+    """Bumped in a reviewed change to rotate the S3 writer's access key."""
+    identity: IdentityMode | None = None
+    """Workload identity for keyless AWS stores; None means static keys only."""
+
+
+@dataclass(frozen=True)
+class EksSettings:
+    oidc_provider_arn: str | None = None
+    """The cluster's IAM OIDC provider ARN (IRSA)."""
+    cluster_name: str | None = None
+    """The EKS cluster name (Pod Identity)."""
+
+    @property
+    def oidc_issuer(self) -> str | None:
+        """`oidc.eks.<region>.amazonaws.com/id/<ID>`: the provider ARN's resource part."""
+        if self.oidc_provider_arn is None:
+            return None
+        return self.oidc_provider_arn.split(":oidc-provider/", 1)[1]
+
+
+class DeliveryMode(StrEnum):
+    HELM = "helm"
+    ARGOCD = "argocd"
+    FLUX = "flux"
+
+
+@dataclass(frozen=True)
+class ArgoCdSettings:
+    namespace: str = DEFAULT_ARGOCD_NAMESPACE
+    project: str = DEFAULT_ARGOCD_PROJECT
+    destination_server: str = DEFAULT_ARGOCD_DESTINATION
+
+
+@dataclass(frozen=True)
+class FluxSettings:
+    interval: str = DEFAULT_FLUX_INTERVAL
+
+
+@dataclass(frozen=True)
+class DeliverySettings:
+    mode: DeliveryMode = DeliveryMode.HELM
+    argocd: ArgoCdSettings = field(default_factory=ArgoCdSettings)
+    flux: FluxSettings = field(default_factory=FluxSettings)
+
+
+class SecretsBackend(StrEnum):
+    EXTERNAL_SECRETS = "external-secrets"
+    VAULT_SECRETS_OPERATOR = "vault-secrets-operator"
+    SEALED_SECRETS = "sealed-secrets"
+
+    @property
+    def uses_vault(self) -> bool:
+        return self is not SecretsBackend.SEALED_SECRETS
+
+
+class SealedSecretsScope(StrEnum):
+    STRICT = "strict"
+    NAMESPACE_WIDE = "namespace-wide"
+    CLUSTER_WIDE = "cluster-wide"
+
+
+@dataclass(frozen=True)
+class SealedSecretsSettings:
+    certificate: str | None = None
+    """The controller's public certificate (PEM): safe to commit."""
+    scope: SealedSecretsScope = SealedSecretsScope.STRICT
+
+
+@dataclass(frozen=True)
+class SecretsSettings:
+    backend: SecretsBackend = SecretsBackend.EXTERNAL_SECRETS
+    sealed_secrets: SealedSecretsSettings = field(default_factory=SealedSecretsSettings)
+
+
+# Why `vault-agent` is not a backend: the injector writes files, Qtap reads env variables, and the
+# chart cannot source a file before the agent starts (hashicorp/vault-k8s #45, #228).
+VAULT_AGENT_REFUSAL = (
+    "the Vault Agent Injector only writes files under /vault/secrets, Qtap reads its secrets "
+    "from env variables, and the qtap chart has no command override (only args) to source "
+    "such a file"
+)
 
 
 @dataclass(frozen=True)
@@ -113,11 +227,21 @@ class StackSettings:
     snapshot_path: str
     namespace: str
     chart: ChartSettings
-    vault: VaultSettings
+    vault: VaultSettings | None
+    """None only with the sealed-secrets backend, which uses no Vault."""
     object_store: ObjectStoreSettings
     strict_snapshot: bool
     registration_token_set: bool
     secret_env_names: frozenset[str]
+    eks: EksSettings = field(default_factory=EksSettings)
+    delivery: DeliverySettings = field(default_factory=DeliverySettings)
+    secrets: SecretsSettings = field(default_factory=SecretsSettings)
+
+    def require_vault(self) -> VaultSettings:
+        """The Vault settings of a backend that uses Vault."""
+        if self.vault is None:
+            raise ValueError(f"stack {self.stack}: the {self.secrets.backend} backend has no Vault")
+        return self.vault
 
 
 def position_of(
@@ -233,18 +357,20 @@ class _Parser:
         self.error(key, f"must be true or false, found {value!r}", "write true or false")
         return default
 
-    def integer(self, key: str, value: Any, default: int, minimum: int) -> int:
+    def integer(
+        self, key: str, value: Any, default: int, minimum: int, maximum: int = 36500
+    ) -> int:
         if value is None or value == "":
             return default
         number: int | None = None
         if isinstance(value, int) and not isinstance(value, bool):
             number = value
-        elif isinstance(value, str) and value.strip().isdigit():
+        elif isinstance(value, str) and re.fullmatch(r"[0-9]{1,12}", value):
             number = int(value)
-        if number is None or number < minimum:
+        if number is None or not minimum <= number <= maximum:
             self.error(
                 key,
-                f"must be a whole number of at least {minimum}, found {value!r}",
+                f"must be a whole number from {minimum} to {maximum}, found {_describe(value)}",
                 f"write a number, e.g. {default}",
             )
             return default
@@ -296,11 +422,26 @@ class _Parser:
             )
 
         chart = self.chart()
-        vault = self.vault()
+        secrets = self.secrets()
+        vault: VaultSettings | None = None
+        if secrets.backend.uses_vault:
+            vault = self.vault()
+        elif self.object("vault") is not None:
+            self.error(
+                "vault",
+                f"does not apply: the {secrets.backend} backend keeps no secret in Vault",
+                f"remove qtap:vault from {self.raw.source}, or choose a Vault backend in "
+                "qtap:secrets.backend",
+                code="setting-not-applicable",
+            )
         object_store = self.object_store()
+        eks = self.eks(object_store.identity)
+        delivery = self.delivery()
         strict = self.boolean("strictSnapshot", self.raw_value("strictSnapshot"), False)
 
-        if any(p.is_error for p in self.problems) or chart is None or vault is None:
+        if any(p.is_error for p in self.problems) or chart is None:
+            return None
+        if secrets.backend.uses_vault and vault is None:
             return None
         return StackSettings(
             stack=stack,
@@ -313,6 +454,9 @@ class _Parser:
             strict_snapshot=strict,
             registration_token_set=registration_token_set,
             secret_env_names=secret_env_names,
+            eks=eks,
+            delivery=delivery,
+            secrets=secrets,
         )
 
     def secret_present(self, key: str) -> bool:
@@ -486,7 +630,220 @@ class _Parser:
                 "(an alias cannot grant kms:GenerateDataKey)",
                 "use the key ARN, arn:aws:kms:<region>:<account>:key/<key-id>",
             )
-        return ObjectStoreSettings(retention, protect, versioning, kms)
+        key_version = self.integer(
+            "objectStore.keyVersion",
+            value.get("keyVersion"),
+            DEFAULT_KEY_VERSION,
+            1,
+            maximum=MAX_KEY_VERSION,
+        )
+        identity = self.choice(
+            "objectStore.identity", value.get("identity"), IdentityMode, default=None
+        )
+        return ObjectStoreSettings(retention, protect, versioning, kms, key_version, identity)
+
+    def choice(self, key: str, value: Any, kind: type[_Choice], default: _Choice | None) -> Any:
+        """One of an enum's values; a problem naming the allowed values otherwise."""
+        if value is None or value == "":
+            return default
+        allowed = [member.value for member in kind]
+        if isinstance(value, str) and value in allowed:
+            return kind(value)
+        self.error(
+            key,
+            f"must be one of {', '.join(allowed)}, found {_describe(value)}",
+            f"set it to one of: {', '.join(allowed)}",
+        )
+        return default
+
+    def eks(self, identity: IdentityMode | None) -> EksSettings:
+        value = self.object("eks") or {}
+        self.unknown("eks", value, EKS_KEYS)
+        arn = self.string("eks.oidcProviderArn", value.get("oidcProviderArn"))
+        cluster = self.string("eks.clusterName", value.get("clusterName"))
+        if arn is not None and not _OIDC_PROVIDER_ARN.fullmatch(arn):
+            self.error(
+                "eks.oidcProviderArn",
+                "is not an IAM OIDC provider ARN",
+                "use the ARN of the cluster's OIDC provider, "
+                "arn:aws:iam::<account>:oidc-provider/oidc.eks.<region>.amazonaws.com/id/<ID>",
+            )
+            arn = None
+        if cluster is not None and not _EKS_CLUSTER_NAME.fullmatch(cluster):
+            self.error(
+                "eks.clusterName",
+                "is not an EKS cluster name (1-100 letters, digits, '-' or '_', starting with a "
+                "letter or digit)",
+                "use the cluster's name as `aws eks list-clusters` shows it",
+            )
+            cluster = None
+        needed = {
+            IdentityMode.IRSA: (
+                "oidcProviderArn",
+                arn,
+                "arn:aws:iam::111122223333:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/EXAMPLE",
+            ),
+            IdentityMode.POD_IDENTITY: ("clusterName", cluster, "my-cluster"),
+        }
+        for mode, (field_name, field_value, example) in needed.items():
+            if identity is mode and field_value is None and f"{field_name}" not in value:
+                self.error(
+                    f"eks.{field_name}",
+                    f"is required with qtap:objectStore.identity {mode.value} and not set",
+                    f"pulumi config set --path '{NAMESPACE}:eks.{field_name}' {example} "
+                    f"--stack {self.raw.stack}",
+                    code="stack-config-missing",
+                )
+            elif identity is not mode and field_name in value:
+                self.error(
+                    f"eks.{field_name}",
+                    "does not apply: "
+                    + (
+                        "no qtap:objectStore.identity is set"
+                        if identity is None
+                        else f"qtap:objectStore.identity is {identity.value}"
+                    ),
+                    f"remove qtap:eks.{field_name}, or set qtap:objectStore.identity to {mode.value}",
+                    code="setting-not-applicable",
+                )
+        return EksSettings(arn, cluster)
+
+    def delivery(self) -> DeliverySettings:
+        value = self.object("delivery") or {}
+        self.unknown("delivery", value, DELIVERY_KEYS)
+        mode = self.choice("delivery.mode", value.get("mode"), DeliveryMode, DeliveryMode.HELM)
+        for other in (DeliveryMode.ARGOCD, DeliveryMode.FLUX):
+            if other.value in value and mode is not other:
+                self.error(
+                    f"delivery.{other.value}",
+                    f"does not apply: qtap:delivery.mode is {mode.value}",
+                    f"remove qtap:delivery.{other.value}, or set qtap:delivery.mode to {other.value}",
+                    code="setting-not-applicable",
+                )
+        argocd = self.nested("delivery.argocd", value.get("argocd"), ARGOCD_KEYS)
+        argocd_settings = ArgoCdSettings(
+            namespace=self.dns_label(
+                "delivery.argocd.namespace", argocd.get("namespace"), DEFAULT_ARGOCD_NAMESPACE
+            ),
+            project=self.dns_label(
+                "delivery.argocd.project", argocd.get("project"), DEFAULT_ARGOCD_PROJECT
+            ),
+            destination_server=self.https_url(
+                "delivery.argocd.destinationServer",
+                argocd.get("destinationServer"),
+                DEFAULT_ARGOCD_DESTINATION,
+            ),
+        )
+        flux = self.nested("delivery.flux", value.get("flux"), FLUX_KEYS)
+        interval = self.string("delivery.flux.interval", flux.get("interval"))
+        if interval is not None and not _FLUX_DURATION.fullmatch(interval):
+            self.error(
+                "delivery.flux.interval",
+                f"{interval!r} is not a Go duration Flux accepts",
+                "write a duration such as 5m, 1h or 30s",
+            )
+            interval = None
+        return DeliverySettings(
+            mode, argocd_settings, FluxSettings(interval or DEFAULT_FLUX_INTERVAL)
+        )
+
+    def secrets(self) -> SecretsSettings:
+        value = self.object("secrets") or {}
+        self.unknown("secrets", value, SECRETS_KEYS)
+        if value.get("backend") == "vault-agent":
+            self.error(
+                "secrets.backend",
+                f"vault-agent cannot deliver the agent's secrets: {VAULT_AGENT_REFUSAL}",
+                "use vault-secrets-operator, HashiCorp's operator that writes Vault secrets into "
+                "a Kubernetes Secret",
+                code="secrets-backend-unsupported",
+            )
+            backend = SecretsBackend.EXTERNAL_SECRETS
+        else:
+            backend = self.choice(
+                "secrets.backend",
+                value.get("backend"),
+                SecretsBackend,
+                SecretsBackend.EXTERNAL_SECRETS,
+            )
+        if "sealedSecrets" in value and backend is not SecretsBackend.SEALED_SECRETS:
+            self.error(
+                "secrets.sealedSecrets",
+                f"does not apply: qtap:secrets.backend is {backend.value}",
+                "remove qtap:secrets.sealedSecrets, or set qtap:secrets.backend to sealed-secrets",
+                code="setting-not-applicable",
+            )
+        sealed = self.nested(
+            "secrets.sealedSecrets", value.get("sealedSecrets"), SEALED_SECRETS_KEYS
+        )
+        certificate = self.string(
+            "secrets.sealedSecrets.certificate",
+            sealed.get("certificate"),
+            required=backend is SecretsBackend.SEALED_SECRETS,
+            example='"$(kubeseal --fetch-cert)"',
+        )
+        if certificate is not None and not _PEM_CERTIFICATE.search(certificate):
+            self.error(
+                "secrets.sealedSecrets.certificate",
+                "is not a PEM certificate (-----BEGIN CERTIFICATE----- ... -----END CERTIFICATE-----)",
+                "paste the controller's public certificate (kubeseal --fetch-cert) as a YAML block (|)",
+            )
+        scope = self.choice(
+            "secrets.sealedSecrets.scope",
+            sealed.get("scope"),
+            SealedSecretsScope,
+            SealedSecretsScope.STRICT,
+        )
+        return SecretsSettings(backend, SealedSecretsSettings(certificate, scope))
+
+    def nested(self, key: str, value: Any, known: frozenset[str]) -> dict[str, Any]:
+        """A nested mapping of settings ({} when unset); a problem when it is not a mapping."""
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            self.error(
+                key,
+                f"must be a mapping of settings, found {_describe(value)}",
+                f"write it as a YAML mapping with keys: {', '.join(sorted(known))}",
+            )
+            return {}
+        self.unknown(key, value, known)
+        return value
+
+    def dns_label(self, key: str, value: Any, default: str) -> str:
+        text = self.string(key, value, default=default)
+        assert text is not None
+        if not _DNS_LABEL.match(text):
+            self.error(
+                key,
+                f"{text!r} is not a valid Kubernetes name",
+                "use at most 63 lowercase letters, digits and hyphens, starting and ending with "
+                "a letter or digit",
+            )
+            return default
+        return text
+
+    def https_url(self, key: str, value: Any, default: str) -> str:
+        text = self.string(key, value, default=default)
+        assert text is not None
+        if not re.fullmatch(r"https://[A-Za-z0-9.\-]+(:[0-9]{1,5})?/?", text):
+            self.error(
+                key,
+                f"{text!r} is not an https:// URL of an API server",
+                f"e.g. {default}",
+            )
+            return default
+        return text
+
+
+def _describe(value: Any) -> str:
+    """A value as messages show it: short, one line, printable."""
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def check_settings(raw: RawStackConfig) -> tuple[StackSettings | None, list[Problem]]:

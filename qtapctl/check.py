@@ -50,6 +50,8 @@ def cross_stack_problems(reports: Sequence[DeploymentReport]) -> list[Problem]:
                     )
                 )
         vault = deployment.settings.vault
+        if vault is None:
+            continue
         # Within one Vault server, each of these names belongs to exactly one stack.
         for what, name, setting in (
             ("secret", f"{vault.kv_mount}/{vault.path}", "qtap:vault.path"),

@@ -294,3 +294,91 @@ def test_prod_trusts_its_internal_vault_ca():
     ca_bundle = parse_settings(config).vault.ca_bundle
     assert ca_bundle is not None
     assert ca_bundle.startswith("-----BEGIN CERTIFICATE-----")
+
+
+# -- the sections that choose identity, delivery and secrets backend --------------------------
+
+
+def test_new_sections_default_to_keys_helm_and_external_secrets():
+    settings = parse_settings(raw())
+    assert settings.object_store.key_version == 1
+    assert settings.object_store.identity is None
+    assert settings.eks == s.EksSettings()
+    assert settings.delivery.mode is s.DeliveryMode.HELM
+    assert settings.delivery.argocd == s.ArgoCdSettings(
+        "argocd", "default", s.DEFAULT_ARGOCD_DESTINATION
+    )
+    assert settings.delivery.flux.interval == "5m"
+    assert settings.secrets.backend is s.SecretsBackend.EXTERNAL_SECRETS
+    assert settings.secrets.sealed_secrets.scope is s.SealedSecretsScope.STRICT
+
+
+def test_identity_needs_its_eks_field_and_refuses_the_other():
+    irsa = raw(objectStore={"identity": "irsa"})
+    assert [p.yaml_path for p in errors_of(irsa)] == ["qtap:eks.oidcProviderArn"]
+    arn = "arn:aws:iam::111122223333:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/ABCDEF"
+    settings = parse_settings(raw(objectStore={"identity": "irsa"}, eks={"oidcProviderArn": arn}))
+    assert settings.object_store.identity is s.IdentityMode.IRSA
+    assert settings.eks.oidc_issuer == "oidc.eks.us-east-1.amazonaws.com/id/ABCDEF"
+    wrong = raw(objectStore={"identity": "irsa"}, eks={"oidcProviderArn": arn, "clusterName": "c"})
+    assert [p.code for p in errors_of(wrong)] == ["setting-not-applicable"]
+    pod = parse_settings(
+        raw(objectStore={"identity": "pod-identity"}, eks={"clusterName": "acme-1"})
+    )
+    assert pod.eks.cluster_name == "acme-1"
+    assert [p.yaml_path for p in errors_of(raw(objectStore={"identity": "oidc"}))] == [
+        "qtap:objectStore.identity"
+    ]
+
+
+def test_key_version_is_a_bounded_whole_number():
+    assert parse_settings(raw(objectStore={"keyVersion": 2})).object_store.key_version == 2
+    for bad in (0, -1, "²", "2\n", 10**20, True):
+        assert [p.yaml_path for p in errors_of(raw(objectStore={"keyVersion": bad}))] == [
+            "qtap:objectStore.keyVersion"
+        ], bad
+
+
+def test_delivery_mode_settings_that_do_not_apply_are_refused():
+    argo = parse_settings(raw(delivery={"mode": "argocd", "argocd": {"project": "platform"}}))
+    assert argo.delivery.mode is s.DeliveryMode.ARGOCD
+    assert argo.delivery.argocd.project == "platform"
+    mixed = raw(delivery={"mode": "argocd", "flux": {"interval": "1m"}})
+    assert [(p.yaml_path, p.code) for p in errors_of(mixed)] == [
+        ("qtap:delivery.flux", "setting-not-applicable")
+    ]
+    assert [p.yaml_path for p in errors_of(raw(delivery={"mode": "kustomize"}))] == [
+        "qtap:delivery.mode"
+    ]
+    assert [
+        p.yaml_path for p in errors_of(raw(delivery={"mode": "flux", "flux": {"interval": "soon"}}))
+    ] == ["qtap:delivery.flux.interval"]
+
+
+def test_vault_agent_is_refused_with_the_reason():
+    (problem,) = errors_of(raw(secrets={"backend": "vault-agent"}))
+    assert problem.code == "secrets-backend-unsupported"
+    assert "env variables" in problem.message
+    assert "vault-secrets-operator" in problem.fix
+
+
+def test_sealed_secrets_needs_a_certificate_and_no_vault():
+    config = dict(raw(secrets={"backend": "sealed-secrets"}).values)
+    del config["qtap:vault"]
+    missing = RawStackConfig("dev", "Pulumi.dev.yaml", config)
+    assert [p.yaml_path for p in errors_of(missing)] == ["qtap:secrets.sealedSecrets.certificate"]
+    config["qtap:secrets"] = json.dumps(
+        {
+            "backend": "sealed-secrets",
+            "sealedSecrets": {"certificate": PEM, "scope": "cluster-wide"},
+        }
+    )
+    settings = parse_settings(RawStackConfig("dev", "Pulumi.dev.yaml", config))
+    assert settings.vault is None
+    assert settings.secrets.sealed_secrets.scope is s.SealedSecretsScope.CLUSTER_WIDE
+    with_vault = raw(secrets={"backend": "sealed-secrets", "sealedSecrets": {"certificate": PEM}})
+    assert [(p.yaml_path, p.code) for p in errors_of(with_vault)] == [
+        ("qtap:vault", "setting-not-applicable")
+    ]
+    sealed_on_eso = raw(secrets={"sealedSecrets": {"certificate": PEM}})
+    assert [p.code for p in errors_of(sealed_on_eso)] == ["setting-not-applicable"]
