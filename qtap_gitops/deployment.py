@@ -18,10 +18,17 @@ from .bindings import (
     unresolved_sources,
     unused_secrets,
 )
-from .problems import ContractError, Problem
+from .paths import PathRefusal, read_snapshot
+from .problems import ContractError, Problem, Severity
 from .release_values import check_chart_values, check_extra_env_against_bindings
 from .settings import RawStackConfig, StackSettings, check_settings
-from .snapshot import Snapshot, check_snapshot
+from .snapshot import (
+    MAX_SNAPSHOT_BYTES,
+    Snapshot,
+    SnapshotReport,
+    check_snapshot,
+    check_snapshot_bytes,
+)
 
 
 @dataclass(frozen=True)
@@ -53,9 +60,39 @@ class DeploymentReport:
         return [p for p in self.problems if not p.is_error]
 
 
+def _snapshot_report(
+    raw: RawStackConfig, settings: StackSettings, project_dir: Path
+) -> SnapshotReport | Problem:
+    """The committed snapshot, read only if `qtap:snapshot` stays inside the project."""
+    relative = settings.snapshot_path
+    data = read_snapshot(project_dir, relative, MAX_SNAPSHOT_BYTES)
+    if isinstance(data, PathRefusal):
+        line, column = raw.positions.get("qtap:snapshot", (None, None))
+        return Problem(
+            Severity.ERROR,
+            "snapshot-path",
+            settings.source,
+            line,
+            column,
+            "qtap:snapshot",
+            data.message,
+            data.fix,
+        )
+    if data is None:  # missing: the snapshot check says so in its own words
+        return check_snapshot(project_dir / relative, relative, strict=settings.strict_snapshot)
+    return check_snapshot_bytes(data, relative, strict=settings.strict_snapshot)
+
+
 def check_deployment(
-    raw: RawStackConfig, project_dir: Path, *, require_secrets: bool
+    raw: RawStackConfig,
+    project_dir: Path,
+    *,
+    require_secrets: bool,
+    snapshot_bytes: bytes | None = None,
+    snapshot_source: str | None = None,
 ) -> DeploymentReport:
+    """Check one stack. `snapshot_bytes` (named `snapshot_source` in messages) stands in for the
+    committed snapshot: `import` checks an export as if it were committed, before writing it."""
     report = DeploymentReport(raw.stack)
     settings, setting_problems = check_settings(raw)
     report.problems.extend(setting_problems)
@@ -65,11 +102,18 @@ def check_deployment(
         check_chart_values(settings.chart.values, settings.source, raw.positions)
     )
 
-    snapshot_report = check_snapshot(
-        project_dir / settings.snapshot_path,
-        settings.snapshot_path,
-        strict=settings.strict_snapshot,
-    )
+    if snapshot_bytes is not None:
+        read: SnapshotReport | Problem = check_snapshot_bytes(
+            snapshot_bytes,
+            snapshot_source or settings.snapshot_path,
+            strict=settings.strict_snapshot,
+        )
+    else:
+        read = _snapshot_report(raw, settings, project_dir)
+    if isinstance(read, Problem):
+        report.problems.append(read)
+        return report
+    snapshot_report = read
     report.problems.extend(snapshot_report.problems)
     snapshot = snapshot_report.snapshot
     if snapshot is None:

@@ -1,119 +1,155 @@
-"""`qtapctl check`: the snapshot contract, the settings and the env bindings of every stack."""
+"""`qtapctl check`: the snapshot contract, the settings and the env bindings of every stack.
+
+Every tool starts from `check_project`, so `plan`, `diff` and `import` refuse exactly what
+`check` refuses, cross-stack conflicts included.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import TextIO
 
+from qtap_gitops.cross_stack import CrossStackProblem, cross_stack_conflicts, problems_of
 from qtap_gitops.deployment import DeploymentReport, check_deployment
-from qtap_gitops.problems import Problem, Severity, format_problems
+from qtap_gitops.problems import Problem, format_problems
 from qtap_gitops.stackfile import Project, load_stack_config
+
+from .escape import terminal_block, terminal_line
+
+
+@dataclass(frozen=True)
+class Replacement:
+    """A snapshot checked in place of a stack's committed one (the export `import` writes)."""
+
+    data: bytes
+    source: str
 
 
 @dataclass
-class StackCheck:
-    stack: str
-    report: DeploymentReport
+class ProjectCheck:
+    reports: dict[str, DeploymentReport]
+    conflicts: list[CrossStackProblem] = field(default_factory=list)
+
+    def errors(self, stack: str) -> list[Problem]:
+        """Everything that stops `stack`: its own errors and the conflicts it takes part in."""
+        return self.reports[stack].errors + problems_of(stack, self.conflicts)
+
+    def shared(self, stacks: Sequence[str]) -> list[Problem]:
+        return [c.problem for c in self.conflicts if set(c.stacks) & set(stacks)]
 
 
-def check_stack(project: Project, stack: str, *, require_secrets: bool) -> DeploymentReport:
+def check_stack(
+    project: Project,
+    stack: str,
+    *,
+    require_secrets: bool,
+    replacement: Replacement | None = None,
+) -> DeploymentReport:
     raw, problems = load_stack_config(project, stack)
     if raw is None:
         return DeploymentReport(stack, problems=problems)
-    return check_deployment(raw, project.directory, require_secrets=require_secrets)
+    return check_deployment(
+        raw,
+        project.directory,
+        require_secrets=require_secrets,
+        snapshot_bytes=replacement.data if replacement else None,
+        snapshot_source=replacement.source if replacement else None,
+    )
 
 
-def cross_stack_problems(reports: Sequence[DeploymentReport]) -> list[Problem]:
-    """Two stacks must never own the same bucket, or the same secret, role or policy in one Vault."""
-    problems: list[Problem] = []
-    buckets: dict[str, str] = {}
-    vault_names: dict[tuple[str, str, str], str] = {}
-    for report in reports:
-        deployment = report.deployment
-        if deployment is None:
-            continue
-        for store in deployment.snapshot.aws_stores:
-            other = buckets.setdefault(store.bucket, deployment.stack)
-            if other != deployment.stack:
-                problems.append(
-                    Problem(
-                        Severity.ERROR,
-                        "shared-bucket",
-                        deployment.snapshot.file,
-                        store.line,
-                        None,
-                        store.yaml_path,
-                        f"bucket {store.bucket} is also created by stack {other}; two stacks "
-                        "cannot own one bucket",
-                        "give each environment its own bucket in Qplane",
-                    )
-                )
-        vault = deployment.settings.vault
-        if vault is None:
-            continue
-        # Within one Vault server, each of these names belongs to exactly one stack.
-        for what, name, setting in (
-            ("secret", f"{vault.kv_mount}/{vault.path}", "qtap:vault.path"),
-            ("kubernetes-auth role", f"{vault.auth_mount}/{vault.role}", "qtap:vault.role"),
-            ("policy", vault.policy_name, "qtap:vault.role"),
-        ):
-            owner = vault_names.setdefault((vault.address, what, name), deployment.stack)
-            if owner != deployment.stack:
-                problems.append(
-                    Problem(
-                        Severity.ERROR,
-                        "shared-vault-name",
-                        deployment.settings.source,
-                        None,
-                        None,
-                        setting,
-                        f"stack {owner} already uses the Vault {what} {name} at {vault.address}; "
-                        "each stack would overwrite the other's",
-                        f"give this stack its own {setting}",
-                    )
-                )
-    return problems
+def check_project(
+    project: Project,
+    stacks: Sequence[str],
+    *,
+    require_secrets: bool = False,
+    replacements: Mapping[str, Replacement] | None = None,
+) -> ProjectCheck:
+    """`stacks` checked, and every stack of the project checked against them for conflicts."""
+    every = list(dict.fromkeys([*stacks, *project_stacks(project)]))
+    reports = {
+        stack: check_stack(
+            project,
+            stack,
+            require_secrets=require_secrets and stack in stacks,
+            replacement=(replacements or {}).get(stack),
+        )
+        for stack in every
+    }
+    ordered = [reports[s] for s in project_stacks(project) if s in reports]
+    ordered += [r for s, r in reports.items() if r not in ordered]
+    return ProjectCheck(reports, cross_stack_conflicts(ordered))
+
+
+def valid_stack_name(name: str) -> bool:
+    """Pulumi's rule for stack names: letters, digits, '-', '_' and '.', not empty."""
+    return bool(name) and name.isascii() and all(c.isalnum() or c in "-_." for c in name)
+
+
+def project_stacks(project: Project) -> list[str]:
+    """The project's stacks; a file like `Pulumi..yaml` names no stack and is left out."""
+    return [s for s in project.stacks() if valid_stack_name(s)]
+
+
+def containment_problem(project: Project) -> str | None:
+    """Why the project's stack files cannot be trusted to stay inside it, if they cannot."""
+    root = project.directory.resolve()
+    config_dir = project.stack_config_dir.resolve()
+    if config_dir != root and root not in config_dir.parents:
+        return (
+            "Pulumi.yaml's stackConfigDir leads outside the project directory; "
+            "keep the stack settings files inside the project"
+        )
+    return None
 
 
 def render_report(report: DeploymentReport, out: TextIO) -> None:
     deployment = report.deployment
     status = "ok" if not report.errors else f"{len(report.errors)} error(s)"
-    out.write(f"== stack {report.stack}: {status}\n")
+    out.write(f"== stack {terminal_line(report.stack)}: {status}\n")
     if deployment is not None:
         snapshot = deployment.snapshot
         out.write(
-            f"   snapshot {snapshot.file} ({len(snapshot.raw)} bytes, sha256 {snapshot.sha256[:12]})\n"
+            f"   snapshot {terminal_line(snapshot.file)} ({len(snapshot.raw)} bytes, "
+            f"sha256 {snapshot.sha256[:12]})\n"
         )
         out.write("   env bindings:\n")
-        width = max((len(b.name) for b in deployment.bindings), default=0)
+        width = max((len(terminal_line(b.name)) for b in deployment.bindings), default=0)
         for binding in deployment.bindings:
             out.write(
-                f"     {binding.name.ljust(width)}  <- {binding.source.describe()}"
-                f"  [vault property {binding.vault_property}]\n"
+                f"     {terminal_line(binding.name).ljust(width)}  <- "
+                f"{terminal_line(binding.source.describe())}"
+                f"  [vault property {terminal_line(binding.vault_property)}]\n"
             )
         if not deployment.bindings:
             out.write("     (the snapshot references no env variables)\n")
     if report.pending:
         out.write("   secrets to set before `pulumi up` (not stored in the stack file):\n")
         for problem in report.pending:
-            out.write(f"     - {problem.message}\n       {problem.fix}\n")
+            out.write(
+                f"     - {terminal_line(problem.message)}\n       {terminal_line(problem.fix)}\n"
+            )
     if report.problems:
-        out.write("   " + format_problems(report.problems).replace("\n", "\n   ") + "\n")
+        out.write("   " + problems_block(report.problems).replace("\n", "\n   ") + "\n")
+
+
+def problems_block(problems: Sequence[Problem]) -> str:
+    return terminal_block(format_problems(problems))
 
 
 def run_check(
     project: Project, stacks: Sequence[str], out: TextIO, *, require_secrets: bool = False
 ) -> int:
-    reports = [check_stack(project, s, require_secrets=require_secrets) for s in stacks]
-    shared = cross_stack_problems(reports) if len(reports) > 1 else []
-    for report in reports:
-        render_report(report, out)
+    checked = check_project(project, stacks, require_secrets=require_secrets)
+    shared = checked.shared(stacks)
+    for stack in stacks:
+        render_report(checked.reports[stack], out)
     if shared:
-        out.write("== across stacks\n   " + format_problems(shared).replace("\n", "\n   ") + "\n")
-    failed = [r.stack for r in reports if r.errors]
+        out.write("== across stacks\n   " + problems_block(shared).replace("\n", "\n   ") + "\n")
+    failed = [s for s in stacks if checked.reports[s].errors]
     if failed or shared:
-        out.write(f"check failed: {', '.join(failed) or 'cross-stack conflicts'}\n")
+        names = ", ".join(terminal_line(s) for s in failed)
+        out.write(f"check failed: {names or 'cross-stack conflicts'}\n")
         return 1
-    out.write(f"check passed: {', '.join(stacks)}\n")
+    out.write(f"check passed: {', '.join(terminal_line(s) for s in stacks)}\n")
     return 0

@@ -1,31 +1,55 @@
-"""Command line of qtapctl. User mistakes end with a message and exit status 1, not a traceback."""
+"""Command line of qtapctl. User mistakes end with a message and exit status 1, not a traceback.
+
+Exit status: 0 done, 1 the stacks (or the export) fail the contract, 2 the command cannot run
+(usage, no project, unknown stack, git failure). A closed output pipe (`| head`) ends quietly.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TextIO
 
 from qtap_gitops.stackfile import Project, ProjectError, find_project
 
-from .check import run_check
+from .check import check_project, containment_problem, project_stacks, run_check
 from .diff import RENDERERS as DIFF_RENDERERS
 from .diff import DiffError, run_diff
+from .escape import terminal_line
 from .importer import import_snapshot
 from .plan import RENDERERS, plan_stack
 
+MAX_EXPORT_BYTES = 16 * 1024 * 1024  # far above the snapshot limit: read enough to refuse it
+
+
+class UsageError(Exception):
+    pass
+
 
 def _stacks(project: Project, names: Sequence[str], all_stacks: bool) -> list[str]:
-    known = project.stacks()
+    known = project_stacks(project)
     if all_stacks or not names:
         return known
     unknown = [n for n in names if n not in known]
     if unknown:
-        raise SystemExit(
-            f"qtapctl: unknown stack(s) {', '.join(unknown)}; this project has: {', '.join(known)}"
+        raise UsageError(
+            f"unknown stack(s) {', '.join(terminal_line(n) for n in unknown)}; "
+            f"this project has: {', '.join(known)}"
         )
-    return list(names)
+    return list(dict.fromkeys(names))
+
+
+def _read_export(name: str, stdin: TextIO) -> tuple[bytes, str]:
+    if name == "-":
+        return stdin.buffer.read(MAX_EXPORT_BYTES + 1), "<stdin>"
+    try:
+        with open(name, "rb") as handle:
+            return handle.read(MAX_EXPORT_BYTES + 1), name
+    except OSError as error:
+        raise UsageError(f"cannot read {terminal_line(name)}: {error.strerror}") from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -66,37 +90,56 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def _run(args: argparse.Namespace) -> int:
     try:
         project = find_project(args.project_dir)
-    except ProjectError as error:
-        print(f"qtapctl: {error}", file=sys.stderr)
-        return 2
+    except (ProjectError, OSError, UnicodeDecodeError) as error:
+        raise UsageError(str(error)) from None
+    problem = containment_problem(project)
+    if problem:
+        raise UsageError(problem)
     if args.command == "check":
         stacks = _stacks(project, args.stacks, args.all)
         return run_check(project, stacks, sys.stdout, require_secrets=args.require_secrets)
     if args.command == "plan":
-        plans = [plan_stack(project, stack) for stack in _stacks(project, args.stacks, args.all)]
+        stacks = _stacks(project, args.stacks, args.all)
+        checked = check_project(project, stacks)
+        plans = [plan_stack(project, s, refused=checked.errors(s)) for s in stacks]
         sys.stdout.write(RENDERERS[args.format](plans))
         return 1 if any(p.error for p in plans) else 0
     if args.command == "diff":
         try:
             base, head, diffs = run_diff(project, args.base, args.head)
         except DiffError as error:
-            print(f"qtapctl diff: {error}", file=sys.stderr)
-            return 2
+            raise UsageError(f"diff: {error}") from None
         sys.stdout.write(DIFF_RENDERERS[args.format](base, head, diffs))
-        return 0
+        return 1 if any(d.failing for d in diffs) else 0
     if args.command == "import":
-        _stacks(project, [args.stack], False)
-        if args.file == "-":
-            raw, source = sys.stdin.buffer.read(), "<stdin>"
-        else:
-            try:
-                raw, source = Path(args.file).read_bytes(), args.file
-            except OSError as error:
-                print(f"qtapctl import: cannot read {args.file}: {error.strerror}", file=sys.stderr)
-                return 2
-        return import_snapshot(project, args.stack, raw, source, sys.stdout)
+        stack = _stacks(project, [args.stack], False)[0]
+        raw, source = _read_export(args.file, sys.stdin)
+        return import_snapshot(project, stack, raw, source, sys.stdout)
     return 2
+
+
+def _quiet_after_broken_pipe() -> None:
+    """The reader went away (`| head`): drop whatever is still buffered, without a traceback
+    (Python's own recipe, https://docs.python.org/3/library/signal.html#note-on-sigpipe)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout is not a file (captured in tests)
+        pass
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        status = _run(args)
+        sys.stdout.flush()
+        return status
+    except UsageError as error:
+        print(f"qtapctl: {terminal_line(error)}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        _quiet_after_broken_pipe()
+        return 1

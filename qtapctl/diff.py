@@ -9,21 +9,28 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import subprocess
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
+from qtap_gitops.paths import PathRefusal, read_snapshot
 from qtap_gitops.settings import check_settings, default_snapshot_path
-from qtap_gitops.stackfile import Project, find_project, load_stack_config
+from qtap_gitops.snapshot import MAX_SNAPSHOT_BYTES
+from qtap_gitops.stackfile import Project, ProjectError, find_project, load_stack_config
 from qtap_gitops.yamldiff import MISSING, Change, diff_values, diff_yaml, show
 
+from .check import check_project, containment_problem, project_stacks
+from .escape import md_code, md_fence, md_text, terminal_block, terminal_line
 from .plan import StackPlan, plan_stack
+from .signals import exit_cleanly_on_signals
 
 MARKER = "<!-- qtap-gitops:diff -->"
 WORKING_TREE = "working tree"
+SCRATCH_PREFIX = "qtap-diff-"
 
 
 class DiffError(Exception):
@@ -45,14 +52,25 @@ class StackDiff:
     outputs: list[Change] = field(default_factory=list)
     snapshot_file: str | None = None
     snapshot: list[Change] = field(default_factory=list)
+    snapshot_note: str | None = None
     error_before: str | None = None
     error_after: str | None = None
 
     @property
     def changed(self) -> bool:
+        # A stack that cannot be planned in head is always shown: the review must say so.
         return bool(
-            self.resources or self.outputs or self.snapshot or self.error_before != self.error_after
+            self.resources
+            or self.outputs
+            or self.snapshot
+            or self.snapshot_note
+            or self.error_after is not None
+            or self.error_before != self.error_after
         )
+
+    @property
+    def failing(self) -> bool:
+        return self.error_after is not None
 
 
 def _git(root: Path, *args: str) -> str:
@@ -74,37 +92,98 @@ def default_base(root: Path) -> str:
     raise DiffError("no 'main' or 'origin/main' to compare with; give --base <revision>")
 
 
+def _safe_parts(name: str) -> tuple[str, ...] | None:
+    """The parts of a path from a git tree, or None for one git itself would never check out."""
+    parts = PurePosixPath(name).parts
+    if not parts or PurePosixPath(name).is_absolute():
+        return None
+    if any(p in ("", ".", "..") or p.casefold() == ".git" for p in parts):
+        return None
+    return parts
+
+
+def _write_entry(destination: Path, parts: tuple[str, ...], mode: str, data: bytes) -> None:
+    target = destination.joinpath(*parts)
+    parent = destination
+    for part in parts[:-1]:  # never write through a symlink the tree itself created
+        parent = parent / part
+        if parent.is_symlink():
+            return
+        parent.mkdir(exist_ok=True)
+    if os.path.lexists(target):
+        return
+    if mode == "120000":
+        # Kept as the symlink it is: reading it goes through qtap_gitops.paths, which refuses
+        # one that leads outside the materialized project.
+        os.symlink(os.fsdecode(data), target)
+        return
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+    fd = os.open(target, flags, 0o755 if mode == "100755" else 0o644)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+
+
 def materialize(project: Project, revision: str, destination: Path) -> Project:
-    """The project's configuration and snapshots as of `revision`, written to `destination`."""
+    """The project's whole tree as of `revision`, written to `destination`.
+
+    Read from git objects (ls-tree and cat-file), not `git archive`: `.gitattributes` in the
+    revision under review could otherwise hide files (export-ignore) or rewrite them
+    (export-subst).
+    """
     top = Path(_git(project.directory, "rev-parse", "--show-toplevel").strip())
     prefix = project.directory.resolve().relative_to(top.resolve())
-    listed = _git(
-        top,
-        "ls-tree",
-        "-r",
-        "--name-only",
-        revision,
-        "--",
-        str(prefix) if str(prefix) != "." else ".",
+    commit = _git(top, "rev-parse", "--verify", "--end-of-options", f"{revision}^{{commit}}")
+    commit = commit.strip()
+    spec = "." if str(prefix) == "." else f"{prefix.as_posix()}/"
+    listed = subprocess.run(
+        ["git", "-C", str(top), "ls-tree", "-r", "-z", "--full-tree", commit, "--", spec],
+        capture_output=True,
+        check=False,
     )
-    for name in listed.splitlines():
-        relative = Path(name).relative_to(prefix) if str(prefix) != "." else Path(name)
-        wanted = relative.parts[0] == "snapshots" or (
-            len(relative.parts) == 1
-            and relative.name.startswith("Pulumi.")
-            and relative.suffix == ".yaml"
-        )
-        if not wanted:
+    if listed.returncode != 0:
+        raise DiffError(f"git ls-tree {revision}: {listed.stderr.decode(errors='replace')}")
+    entries: list[tuple[str, str, str]] = []
+    for record in listed.stdout.split(b"\0"):
+        if not record:
             continue
-        blob = subprocess.run(
-            ["git", "-C", str(top), "show", f"{revision}:{name}"], capture_output=True, check=True
-        ).stdout
-        target = destination / relative
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(blob)
-    if not (destination / "Pulumi.yaml").exists():
+        meta, _, name = record.partition(b"\t")
+        mode, kind, oid = meta.decode().split()
+        if kind != "blob":  # submodules are not part of this project's tree
+            continue
+        entries.append((mode, oid, os.fsdecode(name)))
+    destination.mkdir(parents=True)
+    if entries:
+        batch = subprocess.run(
+            ["git", "-C", str(top), "cat-file", "--batch"],
+            input="".join(f"{oid}\n" for _, oid, _ in entries).encode(),
+            capture_output=True,
+            check=False,
+        )
+        if batch.returncode != 0:
+            raise DiffError(f"git cat-file: {batch.stderr.decode(errors='replace')}")
+        stream = io.BytesIO(batch.stdout)
+        for mode, _, entry_name in entries:
+            header = stream.readline().split()
+            size = int(header[2])
+            data = stream.read(size)
+            stream.read(1)  # the newline after each object
+            relative = PurePosixPath(entry_name)
+            if str(prefix) != ".":
+                relative = relative.relative_to(prefix.as_posix())
+            parts = _safe_parts(relative.as_posix())
+            if parts is not None:
+                _write_entry(destination, parts, mode, data)
+    project_file = destination / "Pulumi.yaml"
+    if project_file.is_symlink() or not project_file.is_file():
         raise DiffError(f"revision {revision} has no Pulumi.yaml in {prefix}")
-    return find_project(destination)
+    try:
+        materialized = find_project(destination)
+    except (ProjectError, UnicodeDecodeError) as error:
+        raise DiffError(f"revision {revision}: {error}") from None
+    problem = containment_problem(materialized)
+    if problem:
+        raise DiffError(f"revision {revision}: {problem}")
+    return materialized
 
 
 def snapshot_path(project: Project, stack: str) -> str:
@@ -116,13 +195,16 @@ def snapshot_path(project: Project, stack: str) -> str:
     return default_snapshot_path(stack)
 
 
-def _read(project: Project | None, relative: str) -> str | None:
-    if project is None:
+def _read(project: Project | None, relative: str | None) -> str | None:
+    """The snapshot's text, only if its path stays inside that revision's project."""
+    if project is None or relative is None:
         return None
-    path = project.directory / relative
+    data = read_snapshot(project.directory, relative, MAX_SNAPSHOT_BYTES)
+    if data is None or isinstance(data, PathRefusal) or len(data) > MAX_SNAPSHOT_BYTES:
+        return None
     try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
         return None
 
 
@@ -136,27 +218,39 @@ def diff_stack(
     result = StackDiff(stack)
     result.error_before = before.error if before else None
     result.error_after = after.error if after else None
-    old = before.by_path() if before else {}
-    new = after.by_path() if after else {}
-    for path in sorted(old.keys() | new.keys()):
-        a, b = old.get(path), new.get(path)
-        if a is None and b is not None:
-            result.resources.append(ResourceChange(path, b.type, "added"))
-        elif b is None and a is not None:
-            result.resources.append(ResourceChange(path, a.type, "removed"))
-        elif a is not None and b is not None:
-            changes = diff_values(_resource_view(a), _resource_view(b))
-            if changes:
-                result.resources.append(ResourceChange(path, b.type, "changed", changes))
-    result.outputs = diff_values(before.outputs if before else {}, after.outputs if after else {})
+    if not result.failing:
+        # A stack that cannot be planned in head deploys nothing new; listing its resources as
+        # removals would misstate what merging does.
+        old = before.by_path() if before else {}
+        new = after.by_path() if after else {}
+        for path in sorted(old.keys() | new.keys()):
+            a, b = old.get(path), new.get(path)
+            if a is None and b is not None:
+                result.resources.append(ResourceChange(path, b.type, "added"))
+            elif b is None and a is not None:
+                result.resources.append(ResourceChange(path, a.type, "removed"))
+            elif a is not None and b is not None:
+                changes = diff_values(_resource_view(a), _resource_view(b))
+                if changes:
+                    result.resources.append(ResourceChange(path, b.type, "changed", changes))
+        result.outputs = diff_values(
+            before.outputs if before else {}, after.outputs if after else {}
+        )
 
     new_file = snapshot_path(new_project, stack) if new_project else None
     old_file = snapshot_path(old_project, stack) if old_project else None
     result.snapshot_file = new_file or old_file
-    old_text = _read(old_project, old_file) if old_file else None
-    new_text = _read(new_project, new_file) if new_file else None
+    old_text = _read(old_project, old_file)
+    new_text = _read(new_project, new_file)
     if old_text != new_text:
-        result.snapshot = diff_yaml(old_text, new_text)
+        try:
+            result.snapshot = diff_yaml(old_text, new_text)
+        except (RecursionError, ValueError, TypeError) as error:
+            result.snapshot_note = (
+                f"the snapshot changed but cannot be compared ({type(error).__name__})"
+            )
+        if not result.snapshot and not result.snapshot_note:
+            result.snapshot_note = "the snapshot's bytes changed (no change of its values)"
     return result
 
 
@@ -168,59 +262,79 @@ def _resource_view(resource: Any) -> dict[str, Any]:
     }
 
 
+def _plans(project: Project, stacks: Sequence[str]) -> dict[str, StackPlan]:
+    """Each stack planned with that revision's own settings; a stack `check` refuses (its own
+    errors, or a conflict with another stack of that revision) is not run."""
+    checked = check_project(project, stacks)
+    return {s: plan_stack(project, s, refused=checked.errors(s)) for s in stacks}
+
+
 def run_diff(
     project: Project, base: str | None, head: str | None
 ) -> tuple[str, str, list[StackDiff]]:
     base = base or default_base(project.directory)
-    with tempfile.TemporaryDirectory(prefix="qtap-diff-") as scratch:
+    with (
+        exit_cleanly_on_signals(),
+        tempfile.TemporaryDirectory(prefix=SCRATCH_PREFIX) as scratch,
+    ):
         old_project = materialize(project, base, Path(scratch) / "base")
         new_project = materialize(project, head, Path(scratch) / "head") if head else project
-        stacks = sorted(
-            set(old_project.stacks()) | set(new_project.stacks()),
-            key=lambda s: (new_project.stacks() + old_project.stacks()).index(s),
-        )
-        diffs = []
-        for stack in stacks:
-            before = plan_stack(old_project, stack) if stack in old_project.stacks() else None
-            after = plan_stack(new_project, stack) if stack in new_project.stacks() else None
-            diffs.append(diff_stack(stack, before, after, old_project, new_project))
+        old_stacks, new_stacks = project_stacks(old_project), project_stacks(new_project)
+        stacks = list(dict.fromkeys([*new_stacks, *old_stacks]))
+        before = _plans(old_project, old_stacks)
+        after = _plans(new_project, new_stacks)
+        diffs = [
+            diff_stack(stack, before.get(stack), after.get(stack), old_project, new_project)
+            for stack in stacks
+        ]
     return base, head or WORKING_TREE, diffs
 
 
 # -- rendering ------------------------------------------------------------------------------
+# Everything from the revisions (stack names, paths, keys, values, messages) is escaped where it
+# lands, so the comment's structure (marker, headings, tables, fences) is fixed by this code.
 
 
 def _cell(value: Any) -> str:
-    return show(value).replace("|", "\\|").replace("\n", " ")
+    return md_text(show(value))
+
+
+def _counts(diff: StackDiff) -> dict[str, int]:
+    return {k: sum(r.kind == k for r in diff.resources) for k in ("added", "removed", "changed")}
 
 
 def render_markdown(base: str, head: str, diffs: Sequence[StackDiff]) -> str:
     changed = [d for d in diffs if d.changed]
     out = io.StringIO()
-    out.write(f"{MARKER}\n## Qtap: offline diff `{base[:12]}` → `{head[:12]}`\n\n")
+    out.write(f"{MARKER}\n## Qtap: offline diff {md_code(base[:12])} → {md_code(head[:12])}\n\n")
     if not changed:
         out.write("No stack's inputs changed.\n")
         return out.getvalue()
     unchanged = [d.stack for d in diffs if not d.changed]
+    failing = [d.stack for d in diffs if d.failing]
     out.write(
-        f"Stacks changed: {', '.join(f'`{d.stack}`' for d in changed)}."
-        + (f" Unchanged: {', '.join(f'`{s}`' for s in unchanged)}." if unchanged else "")
+        f"Stacks changed: {', '.join(md_code(d.stack) for d in changed)}."
+        + (f" Unchanged: {', '.join(md_code(s) for s in unchanged)}." if unchanged else "")
         + "\n\n"
     )
+    if failing:
+        out.write(
+            f"**Failing after this change**: {', '.join(md_code(s) for s in failing)} "
+            "(nothing can be deployed to them until fixed).\n\n"
+        )
     for diff in changed:
-        out.write(f"### Stack `{diff.stack}`\n\n")
+        out.write(f"### Stack {md_code(diff.stack)}\n\n")
         if diff.error_after:
             out.write("**This change breaks the stack** (nothing would be deployed):\n\n")
-            out.write(f"```text\n{diff.error_after}\n```\n\n")
+            out.write(md_fence(diff.error_after) + "\n")
         elif diff.error_before:
             out.write("This change fixes a stack that could not be planned before.\n\n")
-        counts = {
-            k: sum(r.kind == k for r in diff.resources) for k in ("added", "removed", "changed")
-        }
-        out.write(
-            f"Resources: {counts['added']} to add, {counts['changed']} to change, "
-            f"{counts['removed']} to remove.\n\n"
-        )
+        if not diff.failing:
+            counts = _counts(diff)
+            out.write(
+                f"Resources: {counts['added']} to add, {counts['changed']} to change, "
+                f"{counts['removed']} to remove.\n\n"
+            )
         if diff.resources:
             out.write("| | resource | input | before | after |\n|---|---|---|---|---|\n")
             sign = {"added": "+", "removed": "-", "changed": "~"}
@@ -229,52 +343,74 @@ def render_markdown(base: str, head: str, diffs: Sequence[StackDiff]) -> str:
                 for change in rows:
                     if change is None:
                         out.write(
-                            f"| {sign[resource.kind]} | `{resource.path}` ({resource.type}) | | | |\n"
+                            f"| {sign[resource.kind]} | {md_code(resource.path)} "
+                            f"({md_text(resource.type)}) | | | |\n"
                         )
                     else:
                         out.write(
-                            f"| {sign[resource.kind]} | `{resource.path}` | `{change.path}` "
+                            f"| {sign[resource.kind]} | {md_code(resource.path)} "
+                            f"| {md_code(change.path)} "
                             f"| {_cell(change.old)} | {_cell(change.new)} |\n"
                         )
             out.write("\n")
         if diff.outputs:
             out.write("| output | before | after |\n|---|---|---|\n")
             for change in diff.outputs:
-                out.write(f"| `{change.path}` | {_cell(change.old)} | {_cell(change.new)} |\n")
+                out.write(
+                    f"| {md_code(change.path)} | {_cell(change.old)} | {_cell(change.new)} |\n"
+                )
             out.write("\n")
         if diff.snapshot:
             out.write(
-                f"Snapshot `{diff.snapshot_file}`, semantic diff:\n\n| path | before | after |\n|---|---|---|\n"
+                f"Snapshot {md_code(diff.snapshot_file)}, semantic diff:\n\n"
+                "| path | before | after |\n|---|---|---|\n"
             )
             for change in diff.snapshot:
-                out.write(f"| `{change.path}` | {_cell(change.old)} | {_cell(change.new)} |\n")
+                out.write(
+                    f"| {md_code(change.path)} | {_cell(change.old)} | {_cell(change.new)} |\n"
+                )
             out.write("\n")
+        elif diff.snapshot_note:
+            out.write(f"Snapshot {md_code(diff.snapshot_file)}: {md_text(diff.snapshot_note)}.\n\n")
     return out.getvalue()
 
 
 def render_text(base: str, head: str, diffs: Sequence[StackDiff]) -> str:
     out = io.StringIO()
-    out.write(f"diff {base[:12]} -> {head}\n")
+    out.write(f"diff {terminal_line(base[:12])} -> {terminal_line(head)}\n")
     changed = [d for d in diffs if d.changed]
     if not changed:
         out.write("no stack's inputs changed\n")
     for diff in changed:
-        out.write(f"=== stack {diff.stack}\n")
+        out.write(f"=== stack {terminal_line(diff.stack)}\n")
         if diff.error_after:
-            out.write("  breaks the stack:\n    " + diff.error_after.replace("\n", "\n    ") + "\n")
+            block = terminal_block(diff.error_after).replace("\n", "\n    ")
+            out.write(f"  breaks the stack:\n    {block}\n")
         for resource in diff.resources:
             sign = {"added": "+", "removed": "-", "changed": "~"}[resource.kind]
-            out.write(f"  {sign} {resource.type}  {resource.path}\n")
+            out.write(f"  {sign} {terminal_line(resource.type)}  {terminal_line(resource.path)}\n")
             if resource.kind == "changed":
                 for change in resource.changes:
-                    out.write(f"      {change.path}: {show(change.old)} -> {show(change.new)}\n")
+                    out.write(f"      {_line(change)}\n")
         for change in diff.outputs:
-            out.write(f"  output {change.path}: {show(change.old)} -> {show(change.new)}\n")
+            out.write(f"  output {_line(change)}\n")
         if diff.snapshot:
-            out.write(f"  snapshot {diff.snapshot_file}:\n")
+            out.write(f"  snapshot {terminal_line(diff.snapshot_file)}:\n")
             for change in diff.snapshot:
-                out.write(f"      {change.path}: {show(change.old)} -> {show(change.new)}\n")
+                out.write(f"      {_line(change)}\n")
+        elif diff.snapshot_note:
+            out.write(
+                f"  snapshot {terminal_line(diff.snapshot_file)}: "
+                f"{terminal_line(diff.snapshot_note)}\n"
+            )
+    failing = [d.stack for d in diffs if d.failing]
+    if failing:
+        out.write(f"failing after this change: {', '.join(terminal_line(s) for s in failing)}\n")
     return out.getvalue()
+
+
+def _line(change: Change) -> str:
+    return terminal_line(f"{change.path}: {show(change.old)} -> {show(change.new)}")
 
 
 def render_stacks(base: str, head: str, diffs: Sequence[StackDiff]) -> str:
@@ -308,6 +444,7 @@ def render_json(base: str, head: str, diffs: Sequence[StackDiff]) -> str:
                 "outputs": [change(c) for c in d.outputs],
                 "snapshot": {"file": d.snapshot_file, "changes": [change(c) for c in d.snapshot]},
                 "errorAfter": d.error_after,
+                "snapshotNote": d.snapshot_note,
             }
             for d in diffs
             if d.changed

@@ -1,79 +1,187 @@
 """`qtapctl import`: take a fresh Qplane export for a stack, check it, commit-ready on disk.
 
-The export is checked with the same contract the program applies; an invalid one is refused
-with the contract's messages and the committed snapshot is left exactly as it was. A valid one
-is written byte for byte (atomically), followed by its semantic diff against the file it
-replaces and the secrets any new env reference needs.
+The export is checked exactly as `check` would check it once committed (settings, snapshot
+contract, env bindings, conflicts with the other stacks); an invalid one is refused with the
+contract's messages and nothing is written. A valid one replaces the stack's snapshot byte for
+byte, and only that file:
+
+- the path is `qtap:snapshot`, which must be a `.yaml` file inside the project, reached without
+  a symlink, outside `.git/` and `.github/`, and not a Pulumi settings file (qtap_gitops.paths);
+- the file keeps its mode; the replacement is atomic (a temporary file in the project directory,
+  hidden, removed on any exit, then `rename`), so `snapshots/` never holds anything else;
+- imports of one project are serialized by an exclusive lock on the project directory itself
+  (no lock file), and the snapshot is compared with what was read before replacing it: if
+  another process changed it meanwhile, the import is refused instead of overwriting that.
 """
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import os
+import stat
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from qtap_gitops.bindings import SecretInventory, derive_bindings, unresolved_sources
-from qtap_gitops.problems import format_problems
+from qtap_gitops.paths import PathRefusal, writable_snapshot
+from qtap_gitops.problems import Problem
 from qtap_gitops.settings import check_settings
-from qtap_gitops.snapshot import check_snapshot_bytes
 from qtap_gitops.stackfile import Project, load_stack_config
-from qtap_gitops.yamldiff import diff_yaml, show
+from qtap_gitops.yamldiff import Change, diff_yaml, show
+
+from .check import Replacement, check_project, problems_block
+from .escape import terminal_line
+from .signals import exit_cleanly_on_signals
+
+TEMPORARY_PREFIX = ".qtap-import-"
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+class ImportRefusedError(Exception):
+    """Why the snapshot was not written (the file is as it was)."""
+
+
+@dataclass(frozen=True)
+class Observed:
+    """The snapshot file as read before checking: what must still be there when replacing."""
+
+    data: bytes | None
+    identity: tuple[int, int, int, int] | None  # device, inode, size, mtime (ns)
+    mode: int | None
+
+
+def _observe(path: Path) -> Observed:
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return Observed(None, None, None)
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise ImportRefusedError(
+                f"{path.name} is a symlink; import never writes through one"
+            ) from None
+        raise ImportRefusedError(f"cannot read the current snapshot: {error.strerror}") from None
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(handle.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise ImportRefusedError("the current snapshot is not a regular file")
+        data = handle.read()
+    identity = (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
+    return Observed(data, identity, stat.S_IMODE(info.st_mode))
+
+
+@contextmanager
+def _project_lock(directory: Path) -> Iterator[None]:
+    """An exclusive lock on the project directory's own inode: no lock file anywhere."""
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ImportRefusedError(
+                "another import into this project is running; run this one again after it"
+            ) from None
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
+
+
+def _default_mode() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def _replace(project_dir: Path, target: Path, data: bytes, observed: Observed) -> None:
+    """Write `data` to `target` unless the file changed since `observed`; atomic."""
+    current = _observe(target)
+    if current.identity != observed.identity or current.data != observed.data:
+        raise ImportRefusedError(
+            "the snapshot changed on disk while this import was checking the export; "
+            "look at what changed, then import again"
+        )
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # Hidden, in the project directory (the same filesystem as the snapshot, so the rename is
+    # atomic), removed whatever happens: never a stray file beside the snapshot.
+    fd, temporary = tempfile.mkstemp(dir=project_dir, prefix=TEMPORARY_PREFIX, suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
-        os.replace(temporary, path)
-    except BaseException:
+            handle.flush()
+            os.fchmod(
+                handle.fileno(), observed.mode if observed.mode is not None else _default_mode()
+            )
+            os.fsync(handle.fileno())
+        os.replace(temporary, target)
+    finally:
         Path(temporary).unlink(missing_ok=True)
-        raise
+
+
+def _refuse(out: TextIO, problems: list[Problem], why: str) -> int:
+    if problems:
+        out.write(problems_block(problems) + "\n")
+    out.write(f"import refused: {terminal_line(why)}\n")
+    return 1
 
 
 def import_snapshot(project: Project, stack: str, raw: bytes, source: str, out: TextIO) -> int:
     config, problems = load_stack_config(project, stack)
     settings, setting_problems = check_settings(config) if config else (None, [])
     if settings is None:
-        out.write(format_problems(problems + setting_problems) + "\n")
-        out.write(f"import refused: fix the settings of stack {stack} first\n")
-        return 1
+        return _refuse(out, problems + setting_problems, f"fix the settings of stack {stack} first")
+    relative = settings.snapshot_path
+    unchanged = f"{relative} is unchanged"
 
-    target = project.directory / settings.snapshot_path
-    report = check_snapshot_bytes(raw, source, strict=settings.strict_snapshot)
-    refused = list(report.errors)
-    if report.snapshot is not None:
-        _, binding_problems = derive_bindings(report.snapshot)
-        refused += binding_problems
-    if refused:
-        out.write(format_problems(report.problems + refused[len(report.errors) :]) + "\n")
-        out.write(f"import refused: {settings.snapshot_path} is unchanged\n")
-        return 1
-    assert report.snapshot is not None
+    target = writable_snapshot(project.directory, relative)
+    if isinstance(target, PathRefusal):
+        return _refuse(out, [], f"qtap:snapshot: {target.message} ({target.fix}); nothing written")
+    try:
+        observed = _observe(target)
+    except ImportRefusedError as error:
+        return _refuse(out, [], f"{error}; {unchanged}")
 
-    previous = target.read_bytes() if target.exists() else None
-    if previous == raw:
-        out.write(f"{settings.snapshot_path} already holds this export; nothing changed\n")
+    checked = check_project(project, [stack], replacements={stack: Replacement(raw, source)})
+    report = checked.reports[stack]
+    errors = checked.errors(stack)
+    if errors or report.deployment is None:
+        return _refuse(out, report.problems + errors[len(report.errors) :], unchanged)
+    deployment = report.deployment
+
+    if observed.data == raw:
+        out.write(f"{terminal_line(relative)} already holds this export; nothing changed\n")
         return 0
-    _write_atomically(target, raw)
-    out.write(
-        f"wrote {settings.snapshot_path} ({len(raw)} bytes, sha256 {report.snapshot.sha256[:12]})\n"
-    )
+    # Everything shown after writing is computed first: a failure here writes nothing.
+    previous_text = observed.data.decode("utf-8", "replace") if observed.data is not None else None
+    changes = diff_yaml(previous_text, raw.decode("utf-8"))
 
-    changes = diff_yaml(previous.decode("utf-8", "replace") if previous else None, raw.decode())
+    try:
+        with exit_cleanly_on_signals(), _project_lock(project.directory):
+            _replace(project.directory, target, raw, observed)
+    except ImportRefusedError as error:
+        return _refuse(out, [], f"{error}; {unchanged}")
+    except OSError as error:
+        return _refuse(out, [], f"cannot write {relative}: {error.strerror}; {unchanged}")
+
+    out.write(
+        f"wrote {terminal_line(relative)} ({len(raw)} bytes, "
+        f"sha256 {deployment.snapshot.sha256[:12]})\n"
+    )
     out.write(f"semantic diff against the previous snapshot ({len(changes)} change(s)):\n")
     for change in changes:
-        out.write(f"  {change.kind:8} {change.path}: {show(change.old)} -> {show(change.new)}\n")
-    for warning in report.warnings:
-        out.write(warning.format() + "\n")
-
-    bindings, _ = derive_bindings(report.snapshot)
-    inventory = SecretInventory(
-        stack, settings.source, settings.registration_token_set, settings.secret_env_names
-    )
-    for pending in unresolved_sources(report.snapshot, bindings, inventory):
-        out.write(f"secret to set before deploy: {pending.message}\n  {pending.fix}\n")
+        out.write(f"  {_change_line(change)}\n")
+    if report.warnings:
+        out.write(problems_block(report.warnings) + "\n")
+    for pending in report.pending:
+        out.write(
+            f"secret to set before deploy: {terminal_line(pending.message)}\n"
+            f"  {terminal_line(pending.fix)}\n"
+        )
     out.write("review with './scripts/qtap diff', then commit the snapshot\n")
     return 0
+
+
+def _change_line(change: Change) -> str:
+    return terminal_line(f"{change.kind:8} {change.path}: {show(change.old)} -> {show(change.new)}")

@@ -17,6 +17,20 @@ TOKEN_KEY = f"{NAMESPACE}:registrationToken"
 SECRET_ENV_KEY = f"{NAMESPACE}:secretEnv"
 
 
+def _secret_env_object(text: str | None) -> dict[str, str] | None:
+    """`qtap:secretEnv` as the engine passes it (JSON text), or None when it is not an object
+    of strings (a user may write it as a plain string or a list)."""
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        return None
+    return {str(k): v for k, v in value.items()}
+
+
 @dataclass
 class ProgramInputs:
     config: dict[str, str]
@@ -46,7 +60,11 @@ def program_inputs(
     secret_keys = set(raw.secret_keys)
     report = check_deployment(raw, project.directory, require_secrets=False)
 
-    env_values: dict[str, str] = json.loads(config.get(SECRET_ENV_KEY) or "{}")
+    env_values = _secret_env_object(config.get(SECRET_ENV_KEY))
+    if env_values is None:
+        # Not an object of strings: the settings check refuses it; leave it for the program to
+        # refuse the same way instead of guessing what was meant.
+        return ProgramInputs(config, secret_keys, list(report.pending))
     if registration_token is not None:
         config[TOKEN_KEY] = registration_token
         secret_keys.add(TOKEN_KEY)

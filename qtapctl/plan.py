@@ -14,12 +14,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pulumi
 from pulumi.runtime.mocks import Mocks
 from ruamel.yaml import YAML
 from ruamel.yaml.scalarstring import LiteralScalarString
 
-from qtap_gitops.problems import ContractError
+from qtap_gitops.problems import ContractError, Problem
 from qtap_gitops.stackfile import Project
+from qtapctl.check import check_project
+from qtapctl.escape import md_code, md_fence, md_text, terminal_block, terminal_line
 from qtapctl.inputs import program_inputs
 from qtapctl.mock_engine import (
     FakeCloud,
@@ -135,10 +138,20 @@ def plan_stack(
     registration_token: str | None = None,
     secret_env: Mapping[str, str] | None = None,
     cloud: Mocks | None = None,
+    refused: Sequence[Problem] | None = None,
 ) -> StackPlan:
     """Plan `stack`. Secrets not in the stack file get placeholders (listed as pending); tests
-    pass sentinel secrets and a cloud that generates sentinel keys to prove nothing leaks."""
+    pass sentinel secrets and a cloud that generates sentinel keys to prove nothing leaks.
+
+    A stack that `check` refuses (`refused`: its errors and the cross-stack conflicts it takes
+    part in, computed here when not given) is not run: its plan is those problems.
+    """
     plan = StackPlan(stack)
+    if refused is None:
+        refused = check_project(project, [stack]).errors(stack)
+    if refused:
+        plan.error = ContractError(refused).render()
+        return plan
     try:
         inputs = program_inputs(
             project, stack, registration_token=registration_token, secret_env=secret_env
@@ -155,8 +168,15 @@ def plan_stack(
         cloud or FakeCloud(),
         program=program,
     )
-    if run.error is not None:
+    if isinstance(run.error, (pulumi.RunError, ContractError)):
         plan.error = str(run.error)
+        return plan
+    if run.error is not None:
+        # The checks passed but the program failed: a gap in the contract, shown as such.
+        plan.error = (
+            f"the program failed although the checks passed ({type(run.error).__name__}: "
+            f"{run.error}); please report this as a bug in the qtap:* contract"
+        )
         return plan
     plan.resources = _tree(run)
     plan.outputs = redact(run.outputs)
@@ -212,31 +232,45 @@ def _counts(plan: StackPlan) -> str:
     )
 
 
+def _lines(text: str) -> list[str]:
+    """Lines of YAML for a terminal, split on line breaks only (str.splitlines also splits on
+    characters a value may hold), each with its control characters made visible."""
+    lines = text.split("\n")
+    if lines and not lines[-1]:
+        lines.pop()
+    return [terminal_line(line) for line in lines]
+
+
 def render_text(plans: Sequence[StackPlan]) -> str:
     out = io.StringIO()
     for plan in plans:
-        out.write(f"=== plan for stack {plan.stack}\n")
+        out.write(f"=== plan for stack {terminal_line(plan.stack)}\n")
         if plan.error:
             out.write("  cannot plan: the program stops before registering anything:\n")
-            out.write("    " + plan.error.replace("\n", "\n    ") + "\n\n")
+            out.write("    " + terminal_block(plan.error).replace("\n", "\n    ") + "\n\n")
             continue
-        out.write(f"  snapshot {plan.snapshot['summary']}\n  {_counts(plan)}\n")
+        out.write(
+            f"  snapshot {terminal_line(plan.snapshot['summary'])}\n"
+            f"  {terminal_line(_counts(plan))}\n"
+        )
         for warning in plan.warnings:
-            out.write("  warning: " + warning.replace("\n", "\n    ") + "\n")
+            out.write("  warning: " + terminal_block(warning).replace("\n", "\n    ") + "\n")
         for pending in plan.pending:
-            out.write(f"  secret to set before deploy: {pending}\n")
+            out.write(f"  secret to set before deploy: {terminal_line(pending)}\n")
         for resource in plan.resources:
             depth = resource.path.count("/")
             indent = "  " * (depth + 1)
-            out.write(f"{indent}+ {resource.type}  {resource.name}{_flags(resource)}\n")
+            out.write(
+                f"{indent}+ {terminal_line(resource.type)}  {terminal_line(resource.name)}"
+                f"{_flags(resource)}\n"
+            )
             if resource.custom:
                 body = to_yaml(resource.inputs)
                 if resource.depends_on:
                     body += to_yaml({"waits for": resource.depends_on})
-                out.write("".join(f"{indent}    {line}\n" for line in body.splitlines()))
-        out.write(
-            f"  outputs:\n{''.join(f'    {line}' + chr(10) for line in to_yaml(plan.outputs).splitlines())}\n"
-        )
+                out.write("".join(f"{indent}    {line}\n" for line in _lines(body)))
+        outputs = "".join(f"    {line}\n" for line in _lines(to_yaml(plan.outputs)))
+        out.write(f"  outputs:\n{outputs}\n")
     return out.getvalue()
 
 
@@ -251,27 +285,28 @@ def render_markdown(plans: Sequence[StackPlan]) -> str:
     out = io.StringIO()
     out.write("# Qtap plan\n\n")
     for plan in plans:
-        out.write(f"## Stack `{plan.stack}`\n\n")
+        out.write(f"## Stack {md_code(plan.stack)}\n\n")
         if plan.error:
             out.write("**Cannot plan**: the program stops before registering anything.\n\n")
-            out.write(f"```text\n{plan.error}\n```\n\n")
+            out.write(md_fence(plan.error) + "\n")
             continue
-        out.write(f"Snapshot `{plan.snapshot['summary']}`. {_counts(plan)}.\n\n")
+        out.write(f"Snapshot {md_code(plan.snapshot['summary'])}. {md_text(_counts(plan))}.\n\n")
         for warning in plan.warnings:
-            out.write(f"> warning: `{warning.splitlines()[0]}`\n\n")
+            out.write(f"> warning: {md_code(warning)}\n\n")
         for pending in plan.pending:
-            out.write(f"- secret to set before deploy: {pending}\n")
+            out.write(f"- secret to set before deploy: {md_text(pending)}\n")
         out.write("\n| resource | type | flags |\n|---|---|---|\n")
         for resource in plan.resources:
             out.write(
-                f"| `{resource.path}` | `{resource.type}` | {_flags(resource).strip(' []')} |\n"
+                f"| {md_code(resource.path)} | {md_code(resource.type)} "
+                f"| {md_text(_flags(resource).strip(' []'))} |\n"
             )
         out.write("\n")
         for resource in plan.resources:
             if resource.custom:
-                out.write(f"<details><summary><code>{resource.path}</code></summary>\n\n```yaml\n")
-                out.write(to_yaml(resource.inputs))
-                out.write("```\n\n</details>\n\n")
+                out.write(f"<details><summary>{md_code(resource.path)}</summary>\n\n")
+                out.write(md_fence(to_yaml(resource.inputs), "yaml"))
+                out.write("\n</details>\n\n")
     return out.getvalue()
 
 

@@ -109,12 +109,17 @@ def test_snapshot_change_shows_in_that_stacks_diff_only(repo: Path):
     assert result.returncode == 0, result.stderr
     text = result.stdout
     assert text.startswith(MARKER)
-    assert "Stacks changed: `staging`. Unchanged: `dev`, `prod`." in text
-    assert "### Stack `staging`" in text
-    assert "### Stack `dev`" not in text
-    assert "### Stack `prod`" not in text
     assert (
-        "| `stacks.default.plugins[type=http_capture].config.level` | 'headers' | 'full' |" in text
+        "Stacks changed: <code>staging</code>. Unchanged: <code>dev</code>, <code>prod</code>."
+        in text
+    )
+    assert "### Stack <code>staging</code>" in text
+    assert "### Stack <code>dev</code>" not in text
+    assert "### Stack <code>prod</code>" not in text
+    # Brackets and underscores are character references: shown literally, never markdown.
+    assert (
+        "| <code>stacks.default.plugins&#91;type=http&#95;capture&#93;.config.level</code> "
+        "| 'headers' | 'full' |" in text
     )
     assert "Resources: 0 to add, 1 to change, 0 to remove." in text
     stacks = qtapctl("--project-dir", str(repo), "diff", "--base", "HEAD", "--format", "stacks")

@@ -1,0 +1,79 @@
+"""Conflicts between stacks of one project: what no single stack's check can see.
+
+`check`, `plan`, `diff` and `import` all run these, so a change that makes two stacks own one
+bucket (or one Vault secret, role or policy) is refused by every tool, not only by `check`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from .deployment import DeploymentReport
+from .problems import Problem, Severity
+
+
+@dataclass(frozen=True)
+class CrossStackProblem:
+    problem: Problem
+    stacks: tuple[str, str]
+    """The stack that already owns the name, and the stack the problem is reported on."""
+
+
+def cross_stack_conflicts(reports: Sequence[DeploymentReport]) -> list[CrossStackProblem]:
+    """Two stacks must never own the same bucket, or the same secret, role or policy in one Vault."""
+    found: list[CrossStackProblem] = []
+    buckets: dict[str, str] = {}
+    vault_names: dict[tuple[str, str, str], str] = {}
+    for report in reports:
+        deployment = report.deployment
+        if deployment is None:
+            continue
+        for store in deployment.snapshot.aws_stores:
+            other = buckets.setdefault(store.bucket, deployment.stack)
+            if other != deployment.stack:
+                problem = Problem(
+                    Severity.ERROR,
+                    "shared-bucket",
+                    deployment.snapshot.file,
+                    store.line,
+                    None,
+                    store.yaml_path,
+                    f"bucket {store.bucket} is also created by stack {other}; two stacks "
+                    "cannot own one bucket",
+                    "give each environment its own bucket in Qplane",
+                )
+                found.append(CrossStackProblem(problem, (other, deployment.stack)))
+        vault = deployment.settings.vault
+        if vault is None:
+            continue
+        # Within one Vault server, each of these names belongs to exactly one stack.
+        for what, name, setting in (
+            ("secret", f"{vault.kv_mount}/{vault.path}", "qtap:vault.path"),
+            ("kubernetes-auth role", f"{vault.auth_mount}/{vault.role}", "qtap:vault.role"),
+            ("policy", vault.policy_name, "qtap:vault.role"),
+        ):
+            owner = vault_names.setdefault((vault.address, what, name), deployment.stack)
+            if owner != deployment.stack:
+                problem = Problem(
+                    Severity.ERROR,
+                    "shared-vault-name",
+                    deployment.settings.source,
+                    None,
+                    None,
+                    setting,
+                    f"stack {owner} already uses the Vault {what} {name} at {vault.address}; "
+                    "each stack would overwrite the other's",
+                    f"give this stack its own {setting}",
+                )
+                found.append(CrossStackProblem(problem, (owner, deployment.stack)))
+    return found
+
+
+def cross_stack_problems(reports: Sequence[DeploymentReport]) -> list[Problem]:
+    return [conflict.problem for conflict in cross_stack_conflicts(reports)]
+
+
+def problems_of(stack: str, conflicts: Sequence[CrossStackProblem]) -> list[Problem]:
+    """The conflicts `stack` takes part in (on either side)."""
+    return [c.problem for c in conflicts if stack in c.stacks]
