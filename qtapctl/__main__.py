@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 
+from . import STARTED_NS
 from .cli import main
 
-sys.exit(main())
+sys.exit(main(started_ns=STARTED_NS))

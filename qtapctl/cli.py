@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
@@ -90,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _run(args: argparse.Namespace) -> int:
+def _run(args: argparse.Namespace, started_ns: int) -> int:
     try:
         project = find_project(args.project_dir)
     except (ProjectError, OSError, UnicodeDecodeError) as error:
@@ -117,7 +118,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "import":
         stack = _stacks(project, [args.stack], False)[0]
         raw, source = _read_export(args.file, sys.stdin)
-        return import_snapshot(project, stack, raw, source, sys.stdout)
+        return import_snapshot(project, stack, raw, source, sys.stdout, started_ns=started_ns)
     return 2
 
 
@@ -131,10 +132,12 @@ def _quiet_after_broken_pipe() -> None:
         pass
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, started_ns: int | None = None) -> int:
+    """Run one command; `started_ns` is when the process started (default: now)."""
+    started_ns = started_ns if started_ns is not None else time.time_ns()
     args = build_parser().parse_args(argv)
     try:
-        status = _run(args)
+        status = _run(args, started_ns)
         sys.stdout.flush()
         return status
     except UsageError as error:

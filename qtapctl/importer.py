@@ -38,6 +38,10 @@ from .escape import terminal_line
 from .signals import exit_cleanly_on_signals
 
 TEMPORARY_PREFIX = ".qtap-import-"
+CHANGED_MEANWHILE = (
+    "the snapshot changed on disk while this import was running (another import or an edit); "
+    "look at what changed, then import again"
+)
 
 
 class ImportRefusedError(Exception):
@@ -51,6 +55,8 @@ class Observed:
     data: bytes | None
     identity: tuple[int, int, int, int] | None  # device, inode, size, mtime (ns)
     mode: int | None
+    changed_ns: int = 0
+    """Last change of the file's content or inode (the later of mtime and ctime)."""
 
 
 def _observe(path: Path) -> Observed:
@@ -70,7 +76,8 @@ def _observe(path: Path) -> Observed:
             raise ImportRefusedError("the current snapshot is not a regular file")
         data = handle.read()
     identity = (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
-    return Observed(data, identity, stat.S_IMODE(info.st_mode))
+    changed = max(info.st_mtime_ns, info.st_ctime_ns)
+    return Observed(data, identity, stat.S_IMODE(info.st_mode), changed)
 
 
 @contextmanager
@@ -99,10 +106,7 @@ def _replace(project_dir: Path, target: Path, data: bytes, observed: Observed) -
     """Write `data` to `target` unless the file changed since `observed`; atomic."""
     current = _observe(target)
     if current.identity != observed.identity or current.data != observed.data:
-        raise ImportRefusedError(
-            "the snapshot changed on disk while this import was checking the export; "
-            "look at what changed, then import again"
-        )
+        raise ImportRefusedError(CHANGED_MEANWHILE)
     target.parent.mkdir(parents=True, exist_ok=True)
     # Hidden, in the project directory (the same filesystem as the snapshot, so the rename is
     # atomic), removed whatever happens: never a stray file beside the snapshot.
@@ -127,7 +131,18 @@ def _refuse(out: TextIO, problems: list[Problem], why: str) -> int:
     return 1
 
 
-def import_snapshot(project: Project, stack: str, raw: bytes, source: str, out: TextIO) -> int:
+def import_snapshot(
+    project: Project,
+    stack: str,
+    raw: bytes,
+    source: str,
+    out: TextIO,
+    *,
+    started_ns: int | None = None,
+) -> int:
+    """Check `raw` and write it as `stack`'s snapshot. `started_ns` is when the command started:
+    a snapshot changed after it was changed by someone else while this import ran (two imports
+    started together: the second to reach the file refuses instead of overwriting the first)."""
     config, problems = load_stack_config(project, stack)
     settings, setting_problems = check_settings(config) if config else (None, [])
     if settings is None:
@@ -142,6 +157,8 @@ def import_snapshot(project: Project, stack: str, raw: bytes, source: str, out: 
         observed = _observe(target)
     except ImportRefusedError as error:
         return _refuse(out, [], f"{error}; {unchanged}")
+    if started_ns is not None and observed.changed_ns > started_ns:
+        return _refuse(out, [], f"{CHANGED_MEANWHILE}; {unchanged}")
 
     checked = check_project(project, [stack], replacements={stack: Replacement(raw, source)})
     report = checked.reports[stack]
@@ -155,7 +172,13 @@ def import_snapshot(project: Project, stack: str, raw: bytes, source: str, out: 
         return 0
     # Everything shown after writing is computed first: a failure here writes nothing.
     previous_text = observed.data.decode("utf-8", "replace") if observed.data is not None else None
-    changes = diff_yaml(previous_text, raw.decode("utf-8"))
+    try:
+        changes = diff_yaml(previous_text, raw.decode("utf-8"))
+    except (RecursionError, ValueError, TypeError) as error:
+        # The contract should have refused such a document; never write what cannot be shown.
+        return _refuse(
+            out, [], f"the export cannot be compared ({type(error).__name__}); {unchanged}"
+        )
 
     try:
         with exit_cleanly_on_signals(), _project_lock(project.directory):
