@@ -7,15 +7,15 @@ Every tool starts from `check_project`, so `plan`, `diff` and `import` refuse ex
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TextIO
 
 from qtap_gitops.cross_stack import CrossStackProblem, cross_stack_conflicts, problems_of
 from qtap_gitops.deployment import DeploymentReport, check_deployment
-from qtap_gitops.problems import Problem, format_problems
+from qtap_gitops.problems import Problem, sort_problems
 from qtap_gitops.stackfile import Project, load_stack_config
 
-from .escape import terminal_block, terminal_line
+from .escape import terminal_line
 
 
 @dataclass(frozen=True)
@@ -134,7 +134,14 @@ def render_report(report: DeploymentReport, out: TextIO) -> None:
 
 
 def problems_block(problems: Sequence[Problem]) -> str:
-    return terminal_block(format_problems(problems))
+    """Problems for a terminal, one line each plus its `fix:` line: a newline inside a key or
+    message (they quote the user's file) cannot start a line of its own."""
+    lines = []
+    for problem in sort_problems(problems):
+        lines.append(terminal_line(replace(problem, fix="").format()))
+        if problem.fix:
+            lines.append(f"    fix: {terminal_line(problem.fix)}")
+    return "\n".join(lines)
 
 
 def run_check(

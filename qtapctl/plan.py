@@ -21,7 +21,7 @@ from ruamel.yaml.scalarstring import LiteralScalarString
 
 from qtap_gitops.problems import ContractError, Problem
 from qtap_gitops.stackfile import Project
-from qtapctl.check import check_project
+from qtapctl.check import check_project, problems_block
 from qtapctl.escape import md_code, md_fence, md_text, terminal_block, terminal_line
 from qtapctl.inputs import program_inputs
 from qtapctl.mock_engine import (
@@ -150,7 +150,8 @@ def plan_stack(
     if refused is None:
         refused = check_project(project, [stack]).errors(stack)
     if refused:
-        plan.error = ContractError(refused).render()
+        errors = sum(1 for p in refused if p.is_error)
+        plan.error = f"{problems_block(refused)}\n{errors} error(s); nothing would be deployed."
         return plan
     try:
         inputs = program_inputs(
@@ -254,7 +255,12 @@ def render_text(plans: Sequence[StackPlan]) -> str:
             f"  {terminal_line(_counts(plan))}\n"
         )
         for warning in plan.warnings:
-            out.write("  warning: " + terminal_block(warning).replace("\n", "\n    ") + "\n")
+            # A warning is a formatted problem: one line, then its `fix:` line. Any other line
+            # break comes from the user's file and is shown as \x0a.
+            message, separator, fix = warning.partition("\n    fix: ")
+            out.write(f"  warning: {terminal_line(message)}\n")
+            if separator:
+                out.write(f"      fix: {terminal_line(fix)}\n")
         for pending in plan.pending:
             out.write(f"  secret to set before deploy: {terminal_line(pending)}\n")
         for resource in plan.resources:

@@ -348,15 +348,20 @@ def _hostile_snapshot(project: Path) -> None:
     snapshot = project / "snapshots/staging/qtap-config.yaml"
     text = snapshot.read_text()
     quoted = json.dumps(HOSTILE_KEY)  # a JSON string is a YAML double-quoted scalar
-    snapshot.write_text(text.replace("stacks:\n", f"x_extra:\n  {quoted}: {quoted}\nstacks:\n", 1))
+    snapshot.write_text(
+        text.replace("stacks:\n", f"{quoted}: {quoted}\nx_extra:\n  {quoted}: 1\nstacks:\n", 1)
+    )
 
 
 def test_terminal_output_shows_control_characters_escaped(project_copy: Path):
     _hostile_snapshot(project_copy)
     for args in (["check"], ["plan", "staging"]):
         run = qtapctl_inprocess("--project-dir", str(project_copy), *args)
+        assert "evil" in run.output, "the hostile key is reported (escaped)"
         for raw in ("\x1b", "\r", "\x00", "\x07", "\u202e"):
             assert raw not in run.output, (args, raw)
+        # A newline inside the key cannot start a line of its own.
+        assert not any("INJECTED" in line.split("evil")[0] for line in run.output.splitlines())
 
 
 def test_markdown_diff_keeps_its_structure_whatever_the_snapshot_holds(repo: Path):
