@@ -42,7 +42,8 @@ class VaultSecrets(pulumi.ComponentResource):
         settings = args.vault
 
         data_json: pulumi.Output[str] = pulumi.Output.all(**dict(args.properties)).apply(
-            lambda values: json.dumps(dict(sorted(values.items())))
+            # Output.all() of no outputs resolves to [] (a snapshot with no env reference).
+            lambda values: json.dumps(dict(sorted(dict(values).items())))
         )
         # Secret already (its inputs are), and said so here as well: the data is credentials.
         secret_data: pulumi.Output[str] = pulumi.Output.secret(data_json)

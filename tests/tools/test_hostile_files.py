@@ -524,3 +524,13 @@ def test_diff_leaves_no_scratch_tree_behind_on_sigterm(repo: Path, tmp_path: Pat
     assert process.returncode == 128 + signal.SIGTERM
     assert b"Traceback" not in stderr
     assert list(scratch.glob("qtap-diff-*")) == []
+
+
+def test_plan_runs_what_check_accepts_even_a_snapshot_without_env_references(
+    project_copy: Path,
+):
+    """Found by the property suite: `version: 2` alone passed check, and plan crashed."""
+    (project_copy / "snapshots/dev/qtap-config.yaml").write_text("version: 2\n")
+    assert qtapctl_inprocess("--project-dir", str(project_copy), "check", "dev").status == 0
+    plan = qtapctl_inprocess("--project-dir", str(project_copy), "plan", "dev")
+    assert plan.status == 0, plan.stdout
