@@ -10,9 +10,11 @@ import pulumi
 from qtap_gitops.bindings import EnvBinding, SourceKind
 from qtap_gitops.deployment import Deployment
 from qtap_gitops.release_values import SECRET_NAME, release_values
+from qtap_gitops.settings import SecretsBackend
 
 from .object_store import ObjectStore, ObjectStoreArgs
 from .qtap_release import QtapRelease, QtapReleaseArgs
+from .secret_backends import other_backend
 from .secret_sync import SERVICE_ACCOUNT_NAME, SecretSync, SecretSyncArgs
 from .vault_secrets import VaultSecrets, VaultSecretsArgs
 
@@ -46,7 +48,6 @@ class QtapEnvironment(pulumi.ComponentResource):
         deployment = args.deployment
         settings = deployment.settings
         snapshot = deployment.snapshot
-        vault_settings = settings.require_vault()
 
         stores: dict[str, ObjectStore] = {}
         for store in snapshot.aws_stores:
@@ -77,45 +78,61 @@ class QtapEnvironment(pulumi.ComponentResource):
                 return object_store.access_key_id
             return object_store.secret_access_key
 
-        self.vault = VaultSecrets(
-            f"{name}-vault",
-            VaultSecretsArgs(
-                vault=vault_settings,
-                properties={
-                    b.vault_property: pulumi.Output.secret(value_of(b)) for b in deployment.bindings
-                },
-                service_account=SERVICE_ACCOUNT_NAME,
-                namespace=settings.namespace,
-            ),
-            opts=child,
+        values = release_values(
+            snapshot.text, snapshot.sha256, deployment.bindings, settings.chart.values
         )
-        self.secret_sync = SecretSync(
-            f"{name}-secret-sync",
-            SecretSyncArgs(
-                namespace=settings.namespace,
-                vault=vault_settings,
-                bindings=deployment.bindings,
-                vault_ready=[self.vault.secret, self.vault.role],
-            ),
-            opts=child,
-        )
+        # -- qtap:secrets.backend: anything but ESO is composed in components/secret_backends.py
+        self.vault: VaultSecrets | None = None
+        secret_ready: list[pulumi.Resource]
+        if settings.secrets.backend is not SecretsBackend.EXTERNAL_SECRETS:
+            backend = other_backend(name, deployment, value_of, values, self)
+            self.vault, namespace = backend.vault, backend.namespace
+            values, secret_ready = backend.values, list(backend.secret_ready)
+        else:  # -- end of the dispatch; the ESO path is as before, one level deeper
+            vault_settings = settings.require_vault()
+            self.vault = VaultSecrets(
+                f"{name}-vault",
+                VaultSecretsArgs(
+                    vault=vault_settings,
+                    properties={
+                        b.vault_property: pulumi.Output.secret(value_of(b))
+                        for b in deployment.bindings
+                    },
+                    service_account=SERVICE_ACCOUNT_NAME,
+                    namespace=settings.namespace,
+                ),
+                opts=child,
+            )
+            self.secret_sync = SecretSync(
+                f"{name}-secret-sync",
+                SecretSyncArgs(
+                    namespace=settings.namespace,
+                    vault=vault_settings,
+                    bindings=deployment.bindings,
+                    vault_ready=[self.vault.secret, self.vault.role],
+                ),
+                opts=child,
+            )
+            namespace = self.secret_sync.namespace_name
+            secret_ready = [self.secret_sync.external_secret]
         self.release = QtapRelease(
             f"{name}-release",
             QtapReleaseArgs(
-                namespace=self.secret_sync.namespace_name,
+                namespace=namespace,
                 chart=settings.chart,
-                values=release_values(
-                    snapshot.text, snapshot.sha256, deployment.bindings, settings.chart.values
-                ),
-                secret_ready=[self.secret_sync.external_secret],
+                values=values,
+                secret_ready=secret_ready,
             ),
             opts=child,
         )
 
         self.bucket_names = pulumi.Output.all(*(s.bucket_name for s in stores.values()))
         self.iam_user_names = pulumi.Output.all(*(s.user_name for s in stores.values()))
-        self.vault_secret_path = self.vault.secret_path
-        self.namespace = self.secret_sync.namespace_name
+        # No Vault with sealed-secrets: the path is empty.
+        self.vault_secret_path = (
+            self.vault.secret_path if self.vault else pulumi.Output.from_input("")
+        )
+        self.namespace = namespace
         self.kubernetes_secret = pulumi.Output.from_input(f"{settings.namespace}/{SECRET_NAME}")
         self.release_name = self.release.release_name
         self.chart_version = self.release.chart_version

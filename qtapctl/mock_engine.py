@@ -11,6 +11,7 @@ program's root stack, configuration or outputs.
 
 from __future__ import annotations
 
+import base64
 import contextvars
 import hashlib
 import logging
@@ -178,6 +179,19 @@ class FakeCloud(pulumi_mocks.Mocks):
                 "secret": self.secret_access_key(args.name),
                 "status": "Active",
             }
+        # -- secrets backends: what the random and vault providers report on creation
+        if args.typ == "random:index/randomBytes:RandomBytes":
+            if self.preview:
+                return "", inputs
+            key = hashlib.sha256(("sealing-key:" + args.name).encode()).digest()
+            return f"{args.name}-id", {
+                **inputs,
+                "base64": base64.b64encode(key).decode(),
+                "hex": key.hex(),
+            }
+        if args.typ == "vault:kv/secretV2:SecretV2" and not self.preview:
+            return f"{args.name}-id", {**inputs, "metadata": {"version": "1"}}
+        # -- end secrets backends
         return f"{args.name}-id", inputs
 
     def call(
