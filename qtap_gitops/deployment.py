@@ -20,7 +20,8 @@ from .bindings import (
 )
 from .problems import ContractError, Problem
 from .release_values import check_chart_values, check_extra_env_against_bindings
-from .settings import RawStackConfig, StackSettings, check_settings
+from .sealing import certificate_problems
+from .settings import RawStackConfig, SecretsBackend, StackSettings, check_settings
 from .snapshot import Snapshot, check_snapshot
 
 
@@ -64,6 +65,13 @@ def check_deployment(
     report.problems.extend(
         check_chart_values(settings.chart.values, settings.source, raw.positions)
     )
+    # -- sealed-secrets: the controller's certificate must be able to seal (kubeseal's checks)
+    certificate = settings.secrets.sealed_secrets.certificate
+    if settings.secrets.backend is SecretsBackend.SEALED_SECRETS and certificate:
+        report.problems.extend(
+            certificate_problems(certificate, source=settings.source, positions=raw.positions)
+        )
+    # -- end sealed-secrets
 
     snapshot_report = check_snapshot(
         project_dir / settings.snapshot_path,
