@@ -76,7 +76,8 @@ class VaultSecretsOperator(pulumi.ComponentResource):
             opts=child,
         )
 
-        connection: dict[str, object] = {"address": vault.address}
+        # TLS is always verified (said explicitly: the CRD lists the field as required).
+        connection: dict[str, object] = {"address": vault.address, "skipTLSVerify": False}
         connection_deps: list[pulumi.Resource] = []
         if vault.ca_bundle:
             # VSO reads the CA from key `ca.crt` of a Secret in the connection's namespace

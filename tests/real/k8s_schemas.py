@@ -180,3 +180,52 @@ def check_release_values(values: Mapping[str, Any]) -> None:
     for index, item in enumerate(values.get("extraEnv") or []):
         problems += [f"extraEnv[{index}] as EnvVar: {p}" for p in _env_var_problems(item)]
     assert not problems, "release values:\n  " + "\n  ".join(problems)
+
+
+# -- Secrets backends' custom resources (Vault Secrets Operator, Sealed Secrets): the real CRDs,
+# translated as the ESO ones above, strict.
+
+BACKEND_CRDS = {
+    "vault-secrets-operator v1.4.1": shared_file("schemas", "vault-secrets-operator-v1.4.1"),
+    "sealed-secrets v0.36.6": shared_file("schemas", "sealed-secrets-v0.36.6"),
+}
+
+
+@functools.cache
+def _backend_validators() -> dict[tuple[str, str], tuple[str, jsonschema.protocols.Validator]]:
+    """(apiVersion, kind) -> (release, validator), for every served version of every CRD."""
+    validators = {}
+    for release, directory in BACKEND_CRDS.items():
+        for path in sorted(directory.glob("*.yaml")):
+            crd = yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.CSafeLoader)
+            group, kind = crd["spec"]["group"], crd["spec"]["names"]["kind"]
+            for version in crd["spec"]["versions"]:
+                if version.get("served"):
+                    schema = structural_to_jsonschema(version["schema"]["openAPIV3Schema"])
+                    validators[(f"{group}/{version['name']}", kind)] = (
+                        release,
+                        jsonschema.Draft4Validator(schema),
+                    )
+    return validators
+
+
+def backend_crd_problems(obj: Mapping[str, Any]) -> list[str]:
+    found = _backend_validators().get((obj.get("apiVersion"), obj.get("kind")))
+    if found is None:
+        return [
+            f"no CRD in {', '.join(BACKEND_CRDS)} serves {obj.get('kind')} {obj.get('apiVersion')}"
+        ]
+    _, validator = found
+    problems = sorted(_describe(e) for e in validator.iter_errors(dict(obj)))
+    carrier = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": obj.get("metadata")}
+    problems += [f"metadata: {p}" for p in core_problems(carrier)]
+    return problems
+
+
+def check_backend_object(obj: Mapping[str, Any]) -> None:
+    problems = backend_crd_problems(obj)
+    name = f"{obj.get('kind')} {obj.get('metadata', {}).get('name')}"
+    assert not problems, f"{name} against its CRD:\n  " + "\n  ".join(problems)
+
+
+# -- end secrets backends
