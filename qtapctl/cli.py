@@ -14,6 +14,7 @@ from .diff import RENDERERS as DIFF_RENDERERS
 from .diff import DiffError, run_diff
 from .importer import import_snapshot
 from .plan import RENDERERS, plan_stack
+from .seal import run_seal
 
 
 def _stacks(project: Project, names: Sequence[str], all_stacks: bool) -> list[str]:
@@ -63,6 +64,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     imported.add_argument("stack")
     imported.add_argument("file", nargs="?", default="-", help="the export (default: stdin)")
+
+    # -- seal (qtapctl/seal.py)
+    seal = sub.add_parser("seal", help="write a stack's SealedSecret manifest, for git delivery")
+    seal.add_argument("stack")
+    seal.add_argument("--cert", help="the controller's certificate (default: the stack's)")
+    seal.add_argument(
+        "--values", default="-", help="YAML file of env name -> value (default: stdin)"
+    )
+    seal.add_argument("--output", help="write the manifest here (default: stdout)")
     return parser
 
 
@@ -99,4 +109,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"qtapctl import: cannot read {args.file}: {error.strerror}", file=sys.stderr)
                 return 2
         return import_snapshot(project, args.stack, raw, source, sys.stdout)
+    if args.command == "seal":
+        _stacks(project, [args.stack], False)
+        return run_seal(
+            project, args.stack, values_path=args.values, cert_path=args.cert, output=args.output
+        )
     return 2
