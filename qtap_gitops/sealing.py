@@ -89,12 +89,12 @@ def certificate_problems(
     source: str,
     positions: Mapping[str, tuple[int, int]] | None = None,
     now: datetime.datetime | None = None,
-    key: str = CERTIFICATE_KEY,
+    setting: str = CERTIFICATE_KEY,
 ) -> list[Problem]:
     """Why the controller's certificate cannot seal: unreadable, not RSA, a key too small,
-    expired or not yet valid (kubeseal refuses an expired certificate too). `key` is the
-    setting that holds it ("" for a certificate file)."""
-    line, column = position_of(positions or {}, key) if key else (None, None)
+    expired or not yet valid (kubeseal refuses an expired certificate too). `setting` is the
+    key that holds it ("" for a certificate file)."""
+    line, column = position_of(positions or {}, setting) if setting else (None, None)
     fetch = "paste the controller's current certificate: kubeseal --fetch-cert"
 
     def problem(message: str, fix: str = fetch) -> list[Problem]:
@@ -105,7 +105,7 @@ def certificate_problems(
                 source,
                 line,
                 column,
-                key,
+                setting,
                 message,
                 fix,
             )

@@ -133,7 +133,7 @@ def seal_manifest(
     sealed = settings.secrets.sealed_secrets
     if cert_path is not None:
         pem = _read(cert_path, "certificate", stdin)
-        found = certificate_problems(pem, source=cert_path, key="")
+        found = certificate_problems(pem, source=cert_path, setting="")
         if found:
             raise SealError(format_problems(found))
     elif sealed.certificate is not None:
