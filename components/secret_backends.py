@@ -49,6 +49,14 @@ def kv_version(secret: pulumi.CustomResource) -> pulumi.Output[int]:
     return metadata.apply(lambda m: int(m["version"]))
 
 
+def eso_namespace_urn(name: str, parent: pulumi.Resource) -> pulumi.Output[str]:
+    """The URN of the Namespace the ESO backend creates (components/secret_sync.py names it)."""
+    secret_sync = pulumi.create_urn(f"{name}-secret-sync", "qtap:kubernetes:SecretSync", parent)
+    return pulumi.create_urn(
+        f"{name}-secret-sync-namespace", "kubernetes:core/v1:Namespace", secret_sync
+    )
+
+
 def with_revision(values: Mapping[str, Any], revision: pulumi.Input[str]) -> dict[str, Any]:
     annotations = dict(values.get("podAnnotations") or {})
     annotations[SECRETS_REVISION_ANNOTATION] = revision
@@ -66,7 +74,9 @@ def other_backend(
     settings = deployment.settings
     child = pulumi.ResourceOptions(parent=parent)
     namespace = AgentNamespace(
-        f"{name}-namespace", AgentNamespaceArgs(settings.namespace), opts=child
+        f"{name}-namespace",
+        AgentNamespaceArgs(settings.namespace, moved_from=eso_namespace_urn(name, parent)),
+        opts=child,
     ).namespace_name
     backend = settings.secrets.backend
 

@@ -106,6 +106,8 @@ class Registration:
     protect: bool
     retain_on_delete: bool
     additional_secret_outputs: tuple[str, ...]
+    aliases: tuple[str, ...] = ()
+    """Former URNs of the resource (alias URNs the program gave)."""
 
 
 @dataclass
@@ -225,6 +227,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 protect=bool(request.protect),
                 retain_on_delete=bool(request.retainOnDelete),
                 additional_secret_outputs=tuple(request.additionalSecretOutputs),
+                aliases=tuple(a.urn for a in request.aliases if a.urn) + tuple(request.aliasURNs),
             )
         )
         return response

@@ -349,3 +349,27 @@ def test_vso_trusts_vaults_internal_ca_through_a_secret(tmp_path: Path):
     assert ca_secret["stringData"] == {"ca.crt": ca}
     connection_deps = {run.by_urn(u).type for u in run.one(CONNECTION).dependencies}
     assert "kubernetes:core/v1:Secret" in connection_deps
+
+
+def engine_urn(run: ProgramRun, registration) -> str:
+    """The URN the Pulumi engine gives `registration`: the types of its ancestors below the
+    stack, joined by `$`. (The mock monitor's URNs name only the parent's type.)"""
+    types, current = [], registration
+    while current is not None:
+        types.append(current.type)
+        parents = [r for r in run.registrations if r.urn == current.parent]
+        current = parents[0] if parents else None
+    return f"urn:pulumi:{run.stack}::qtap::{'$'.join(reversed(types))}::{registration.name}"
+
+
+@pytest.mark.parametrize("backend", [VSO, SEALED])
+def test_switching_from_eso_keeps_the_namespace(runs, backend):
+    eso = run_stack("dev")
+    (eso_namespace,) = eso.of_type(NAMESPACE)
+    (namespace,) = runs[(backend, "dev")].of_type(NAMESPACE)
+    assert engine_urn(runs[(backend, "dev")], namespace) != engine_urn(eso, eso_namespace)
+    # pulumi.create_urn qualifies by the parent's URN; under mocks the environment's URN
+    # carries the stack's type, which the engine leaves out for the stack's children.
+    (alias,) = namespace.aliases
+    assert alias.replace("::pulumi:pulumi:Stack$", "::") == engine_urn(eso, eso_namespace)
+    assert namespace.inputs == eso_namespace.inputs
