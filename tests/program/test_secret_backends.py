@@ -14,7 +14,7 @@ import pytest
 from qtap_gitops.release_values import SECRET_NAME
 from qtap_gitops.sealing import scope_label, sealed_revision
 from qtap_gitops.settings import SealedSecretsScope
-from qtapctl.mock_engine import ProgramRun, Secret, redact, reveal
+from qtapctl.mock_engine import ProgramRun, Secret, Unknown, redact, reveal
 from tests.backends import SEALED, VSO, backend_project
 from tests.conftest import STACKS
 from tests.program.test_stacks import snapshot_env_names
@@ -373,3 +373,14 @@ def test_switching_from_eso_keeps_the_namespace(runs, backend):
     (alias,) = namespace.aliases
     assert alias.replace("::pulumi:pulumi:Stack$", "::") == engine_urn(eso, eso_namespace)
     assert namespace.inputs == eso_namespace.inputs
+
+
+@pytest.mark.parametrize("backend", [VSO, SEALED])
+def test_preview_registers_the_same_graph_with_unknown_revisions(tmp_path: Path, runs, backend):
+    preview = run_stack("dev", backend_project(tmp_path, "dev", backend), preview=True)
+    assert preview.error is None
+    assert sorted((r.type, r.name) for r in preview.registrations) == sorted(
+        (r.type, r.name) for r in runs[(backend, "dev")].registrations
+    )
+    annotations = preview.one(RELEASE).inputs["values"]["podAnnotations"]
+    assert isinstance(annotations[REVISION], Unknown)
