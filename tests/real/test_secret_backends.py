@@ -37,6 +37,7 @@ from tests.real.k8s_schemas import (
     backend_crd_problems,
     check_backend_object,
     check_core_object,
+    check_release_values,
 )
 from tests.real.servers import OpenBao
 from tests.real.vault_checks import apply_policy, apply_role, apply_secret
@@ -49,6 +50,7 @@ CONNECTION = "kubernetes:secrets.hashicorp.com/v1beta1:VaultConnection"
 AUTH = "kubernetes:secrets.hashicorp.com/v1beta1:VaultAuth"
 STATIC = "kubernetes:secrets.hashicorp.com/v1beta1:VaultStaticSecret"
 SEALED_SECRET = "kubernetes:bitnami.com/v1alpha1:SealedSecret"
+HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
 
 
 def vso(stack: str) -> Generated:
@@ -220,3 +222,14 @@ def test_the_vso_sync_check_bites(
     other_path["spec"]["path"] = static["spec"]["path"] + "-other"
     with pytest.raises(AssertionError, match="cannot read"):
         _sync(vault, openbao, program, static_secret=other_path)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_release_values_of_each_backend_are_chart_values(stack: str) -> None:
+    vso_values = vso(stack).one(HELM_RELEASE)["values"]
+    check_release_values(vso_values)
+    assert (
+        vso_values["fullnameOverride"]
+        == vso(stack).one(STATIC)["spec"]["rolloutRestartTargets"][0]["name"]
+    )
+    check_release_values(sealed(stack).one(HELM_RELEASE)["values"])
