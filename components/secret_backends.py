@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pulumi
+import pulumi_vault as vault
 
 from qtap_gitops.bindings import EnvBinding
 from qtap_gitops.deployment import Deployment
@@ -43,10 +44,9 @@ class BackendObjects:
     vault: VaultSecrets | None
 
 
-def kv_version(secret: pulumi.CustomResource) -> pulumi.Output[int]:
+def kv_version(secret: vault.kv.SecretV2) -> pulumi.Output[int]:
     """The version Vault gave the KV v2 secret on its last write (`metadata.version`)."""
-    metadata: pulumi.Output[Mapping[str, str]] = secret.metadata  # type: ignore[attr-defined]
-    return metadata.apply(lambda m: int(m["version"]))
+    return secret.metadata.apply(lambda m: int(m["version"]))
 
 
 def eso_namespace_urn(name: str, parent: pulumi.Resource) -> pulumi.Output[str]:

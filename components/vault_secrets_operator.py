@@ -145,6 +145,9 @@ class VaultSecretsOperator(pulumi.ComponentResource):
                 "destination": {
                     "name": SECRET_NAME,
                     "create": True,
+                    # A stack that switches from ESO still has ESO's qtap-secrets until the
+                    # ExternalSecret is deleted at the end of the update; VSO takes it over.
+                    "overwrite": True,
                     "labels": MANAGED_BY,
                     "transformation": {
                         # The Secret holds exactly the env names: no kebab-case copy of the
