@@ -72,6 +72,8 @@ def main() -> None:
     pulumi.export("chartVersion", environment.chart_version)
     pulumi.export("snapshotSha256", environment.snapshot_sha256)
     pulumi.export("envBindings", {b.name: b.source.describe() for b in deployment.bindings})
+    if environment.agent_role_arn is not None:  # keyless S3 (qtap:objectStore.identity)
+        pulumi.export("agentRoleArn", environment.agent_role_arn)
 
 
 main()

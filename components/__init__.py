@@ -8,6 +8,7 @@ from .object_store import ObjectStore, ObjectStoreArgs
 from .qtap_release import QtapRelease, QtapReleaseArgs
 from .secret_sync import SecretSync, SecretSyncArgs
 from .vault_secrets import VaultSecrets, VaultSecretsArgs
+from .workload_identity import WorkloadIdentity, WorkloadIdentityArgs
 
 __all__ = [
     "ObjectStore",
@@ -20,4 +21,6 @@ __all__ = [
     "SecretSyncArgs",
     "VaultSecrets",
     "VaultSecretsArgs",
+    "WorkloadIdentity",
+    "WorkloadIdentityArgs",
 ]

@@ -9,12 +9,19 @@ import pulumi
 
 from qtap_gitops.bindings import EnvBinding, SourceKind
 from qtap_gitops.deployment import Deployment
-from qtap_gitops.release_values import SECRET_NAME, release_values
+from qtap_gitops.identity import AGENT_SERVICE_ACCOUNT, agent_role_name, is_keyless
+from qtap_gitops.release_values import (
+    SECRET_NAME,
+    release_values,
+    service_account_values,
+    with_service_account,
+)
 
 from .object_store import ObjectStore, ObjectStoreArgs
 from .qtap_release import QtapRelease, QtapReleaseArgs
 from .secret_sync import SERVICE_ACCOUNT_NAME, SecretSync, SecretSyncArgs
 from .vault_secrets import VaultSecrets, VaultSecretsArgs
+from .workload_identity import WorkloadIdentity, WorkloadIdentityArgs
 
 
 @dataclass(frozen=True)
@@ -37,6 +44,8 @@ class QtapEnvironment(pulumi.ComponentResource):
     release_name: pulumi.Output[str]
     chart_version: pulumi.Output[str]
     snapshot_sha256: pulumi.Output[str]
+    agent_role_arn: pulumi.Output[str] | None
+    """The agent's IAM role (keyless S3); None with static keys."""
 
     def __init__(
         self, name: str, args: QtapEnvironmentArgs, opts: pulumi.ResourceOptions | None = None
@@ -60,9 +69,32 @@ class QtapEnvironment(pulumi.ComponentResource):
                     protect=settings.object_store.protect,
                     kms_key_id=settings.object_store.kms_key_id,
                     tags=dict(args.tags),
+                    writer_key=not is_keyless(store),
                 ),
                 opts=child,
             )
+
+        # -- keyless S3: the agent's workload identity (qtap:objectStore.identity) --
+        identity_mode = settings.object_store.identity
+        self.identity: WorkloadIdentity | None = None
+        if identity_mode is not None:
+            self.identity = WorkloadIdentity(
+                f"{name}-identity",
+                WorkloadIdentityArgs(
+                    mode=identity_mode,
+                    role_name=agent_role_name(settings.stack),
+                    namespace=settings.namespace,
+                    service_account=AGENT_SERVICE_ACCOUNT,
+                    buckets=[(s.bucket, s.region) for s in snapshot.aws_stores if is_keyless(s)],
+                    kms_key_id=settings.object_store.kms_key_id,
+                    oidc_provider_arn=settings.eks.oidc_provider_arn,
+                    oidc_issuer=settings.eks.oidc_issuer,
+                    cluster_name=settings.eks.cluster_name,
+                    tags=dict(args.tags),
+                ),
+                opts=child,
+            )
+        # -- end keyless S3 --
 
         def value_of(binding: EnvBinding) -> pulumi.Input[str]:
             source = binding.source
@@ -73,9 +105,14 @@ class QtapEnvironment(pulumi.ComponentResource):
             if source.kind is SourceKind.SECRET_ENV:
                 return args.secret_env[binding.name]
             object_store = stores[source.store_label or ""]
-            if source.kind is SourceKind.AWS_ACCESS_KEY_ID:
-                return object_store.access_key_id
-            return object_store.secret_access_key
+            key = (
+                object_store.access_key_id
+                if source.kind is SourceKind.AWS_ACCESS_KEY_ID
+                else object_store.secret_access_key
+            )
+            if key is None:
+                raise ValueError(f"{binding.name} references the key of a keyless store")
+            return key
 
         self.vault = VaultSecrets(
             f"{name}-vault",
@@ -99,27 +136,41 @@ class QtapEnvironment(pulumi.ComponentResource):
             ),
             opts=child,
         )
+        values = release_values(
+            snapshot.text, snapshot.sha256, deployment.bindings, settings.chart.values
+        )
+        secret_ready: list[pulumi.Resource] = [self.secret_sync.external_secret]
+        if self.identity is not None and identity_mode is not None:
+            # Keyless S3: the chart's ServiceAccount is the one the role is bound to.
+            values = with_service_account(
+                values,
+                service_account_values(
+                    identity_mode, AGENT_SERVICE_ACCOUNT, self.identity.role_arn
+                ),
+            )
+            secret_ready += self.identity.ready
         self.release = QtapRelease(
             f"{name}-release",
             QtapReleaseArgs(
                 namespace=self.secret_sync.namespace_name,
                 chart=settings.chart,
-                values=release_values(
-                    snapshot.text, snapshot.sha256, deployment.bindings, settings.chart.values
-                ),
-                secret_ready=[self.secret_sync.external_secret],
+                values=values,
+                secret_ready=secret_ready,
             ),
             opts=child,
         )
 
         self.bucket_names = pulumi.Output.all(*(s.bucket_name for s in stores.values()))
-        self.iam_user_names = pulumi.Output.all(*(s.user_name for s in stores.values()))
+        self.iam_user_names = pulumi.Output.all(
+            *(s.user_name for s in stores.values() if s.user_name is not None)
+        )
         self.vault_secret_path = self.vault.secret_path
         self.namespace = self.secret_sync.namespace_name
         self.kubernetes_secret = pulumi.Output.from_input(f"{settings.namespace}/{SECRET_NAME}")
         self.release_name = self.release.release_name
         self.chart_version = self.release.chart_version
         self.snapshot_sha256 = pulumi.Output.from_input(snapshot.sha256)
+        self.agent_role_arn = self.identity.role_arn if self.identity else None
         self.register_outputs(
             {
                 "bucket_names": self.bucket_names,
@@ -130,5 +181,6 @@ class QtapEnvironment(pulumi.ComponentResource):
                 "release_name": self.release_name,
                 "chart_version": self.chart_version,
                 "snapshot_sha256": self.snapshot_sha256,
+                **({"agent_role_arn": self.agent_role_arn} if self.agent_role_arn else {}),
             }
         )

@@ -29,15 +29,19 @@ class ObjectStoreArgs:
     kms_key_id: str | None = None
     """KMS key ARN for SSE-KMS; AES256 (SSE-S3) when None."""
     tags: Mapping[str, str] = field(default_factory=dict)
+    writer_key: bool = True
+    """Create the writer's IAM user, PutObject-only policy and access key. False for a keyless
+    store, which the agent writes to through its workload identity (WorkloadIdentity)."""
 
 
 class ObjectStore(pulumi.ComponentResource):
     """Private, encrypted, TLS-only bucket with retention, and a PutObject-only IAM key."""
 
     bucket_name: pulumi.Output[str]
-    user_name: pulumi.Output[str]
-    access_key_id: pulumi.Output[str]
-    secret_access_key: pulumi.Output[str]
+    user_name: pulumi.Output[str] | None
+    access_key_id: pulumi.Output[str] | None
+    secret_access_key: pulumi.Output[str] | None
+    """The writer's user and key; None without `writer_key`."""
 
     def __init__(
         self, name: str, args: ObjectStoreArgs, opts: pulumi.ResourceOptions | None = None
@@ -134,6 +138,13 @@ class ObjectStore(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.public_access_block]),
         )
 
+        self.bucket_name = self.bucket.bucket
+        if not args.writer_key:
+            # Keyless: no IAM user, no key, nothing to store in Vault or to rotate.
+            self.user_name = self.access_key_id = self.secret_access_key = None
+            self.register_outputs({"bucket_name": self.bucket_name})
+            return
+
         self.user = aws.iam.User(
             f"{name}-writer",
             name=iam_user_name(args.bucket),
@@ -154,7 +165,6 @@ class ObjectStore(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, additional_secret_outputs=["secret"]),
         )
 
-        self.bucket_name = self.bucket.bucket
         self.user_name = self.user.name
         # Both halves of the key stay secret wherever they flow (Vault secret, outputs, logs).
         self.access_key_id = pulumi.Output.secret(self.access_key.id)

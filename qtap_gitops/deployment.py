@@ -18,6 +18,7 @@ from .bindings import (
     unresolved_sources,
     unused_secrets,
 )
+from .identity import check_identity
 from .problems import ContractError, Problem
 from .release_values import check_chart_values, check_extra_env_against_bindings
 from .settings import RawStackConfig, StackSettings, check_settings
@@ -62,7 +63,12 @@ def check_deployment(
     if settings is None:
         return report
     report.problems.extend(
-        check_chart_values(settings.chart.values, settings.source, raw.positions)
+        check_chart_values(
+            settings.chart.values,
+            settings.source,
+            raw.positions,
+            identity=settings.object_store.identity,
+        )
     )
 
     snapshot_report = check_snapshot(
@@ -77,6 +83,8 @@ def check_deployment(
 
     bindings, binding_problems = derive_bindings(snapshot)
     report.problems.extend(binding_problems)
+    # Keyless S3: keys vs workload identity, snapshot against settings.
+    report.problems.extend(check_identity(settings, snapshot, raw.positions))
     report.problems.extend(
         check_extra_env_against_bindings(settings.chart.values, bindings, settings.source)
     )

@@ -170,6 +170,13 @@ class FakeCloud(pulumi_mocks.Mocks):
                 "arn": f"arn:aws:iam::123456789012:user{inputs.get('path', '/')}{user}",
                 "uniqueId": "AIDA" + hashlib.sha256(user.encode()).hexdigest()[:16].upper(),
             }
+        if args.typ == "aws:iam/role:Role":
+            role = inputs.get("name", args.name)
+            return role, {
+                **inputs,
+                "arn": f"arn:aws:iam::123456789012:role{inputs.get('path', '/')}{role}",
+                "uniqueId": "AROA" + hashlib.sha256(role.encode()).hexdigest()[:16].upper(),
+            }
         if args.typ == "aws:iam/accessKey:AccessKey":
             if self.preview:
                 return "", {**inputs, "status": "Active"}

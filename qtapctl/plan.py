@@ -75,7 +75,11 @@ def _snapshot_summary(text: str) -> str:
 
 def _review_value(key: str, value: Any) -> Any:
     """A reviewer's view of one input: policies as documents, never a secret."""
-    if isinstance(value, str) and key == "policy" and value.lstrip().startswith("{"):
+    if (
+        isinstance(value, str)
+        and key in ("policy", "assumeRolePolicy")
+        and value.lstrip().startswith("{")
+    ):
         try:
             return json.loads(value)
         except json.JSONDecodeError:
