@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import TextIO
 
 from qtap_gitops.deployment import DeploymentReport, check_deployment
+from qtap_gitops.identity import describe_identity
 from qtap_gitops.problems import Problem, Severity, format_problems
 from qtap_gitops.stackfile import Project, load_stack_config
 
@@ -94,6 +95,10 @@ def render_report(report: DeploymentReport, out: TextIO) -> None:
             )
         if not deployment.bindings:
             out.write("     (the snapshot references no env variables)\n")
+        identity = describe_identity(deployment.settings, snapshot)
+        if identity:  # keyless S3: which role serves which store
+            out.write("   workload identity (no static AWS key):\n")
+            out.write("".join(f"     {line}\n" for line in identity))
     if report.pending:
         out.write("   secrets to set before `pulumi up` (not stored in the stack file):\n")
         for problem in report.pending:

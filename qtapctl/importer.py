@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TextIO
 
 from qtap_gitops.bindings import SecretInventory, derive_bindings, unresolved_sources
+from qtap_gitops.identity import check_identity
 from qtap_gitops.problems import format_problems
 from qtap_gitops.settings import check_settings
 from qtap_gitops.snapshot import check_snapshot_bytes
@@ -47,6 +48,8 @@ def import_snapshot(project: Project, stack: str, raw: bytes, source: str, out: 
     if report.snapshot is not None:
         _, binding_problems = derive_bindings(report.snapshot)
         refused += binding_problems
+        # Keyless S3: a store without keys needs the stack's workload identity, and vice versa.
+        refused += check_identity(settings, report.snapshot, config.positions if config else {})
     if refused:
         out.write(format_problems(report.problems + refused[len(report.errors) :]) + "\n")
         out.write(f"import refused: {settings.snapshot_path} is unchanged\n")
