@@ -181,3 +181,16 @@ def test_a_malformed_environment_stops_check_and_plan_alike(project_copy: Path):
     plan = plan_stack(find_project(project_copy), "dev")
     assert plan.error is not None
     assert "[stack-environment]" in plan.error
+
+
+def test_import_names_a_new_secret_as_provided_by_the_environment(project_copy: Path):
+    import_environment(project_copy, "dev")
+    committed = project_copy / "snapshots/dev/qtap-config.yaml"
+    export = committed.read_text().replace("  object_stores:\n", AXIOM_STORE + "  object_stores:\n")
+    result = qtapctl("--project-dir", str(project_copy), "import", "dev", stdin=export)
+    assert result.returncode == 0, result.stdout
+    assert (
+        "secret provided at deploy time: AXIOM_TOKEN <- qtap:secretEnv.AXIOM_TOKEN: not in "
+        "Pulumi.dev.yaml; provided at deploy time by Pulumi ESC environment qtap/dev"
+    ) in result.stdout
+    assert "secret to set before deploy" not in result.stdout
