@@ -974,3 +974,42 @@ def test_ci_stack_settings_refuses_a_value_that_could_inject_outputs(project_cop
     assert result.stdout == ""
     assert "Pulumi.dev.yaml: kubernetes:context must be set" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_the_readme_checklist_names_every_identity_the_workflows_use():
+    """The settings to create (README, "CI/CD") and the workflows name the same environments,
+    Pulumi teams, Vault roles, Vault mount and audience, and GitHub variables."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## CI/CD (GitHub Actions)") : readme.index("## Benchmarks")]
+    expected = {
+        "`<stack>-preview`",
+        "`<stack>-drift`",
+        "`qtap-<stack>-read`",
+        "`qtap-<stack>-deploy`",
+        "`qtap-<stack>-preview`",
+        "`qtap-<stack>-drift`",
+        "-path=github-actions jwt",
+        "bound_audiences=qtap-vault",
+        "urn:pulumi:org:",
+        "token.actions.githubusercontent.com:sub",
+        "repo:acme/qtap-gitops:environment:",
+        "aws eks update-kubeconfig",
+        "`PULUMI_ORG`",
+        "`AWS_ROLE_ARN`",
+        "`AWS_REGION`",
+        "`EKS_CLUSTER`",
+        "What to do with a drift report",
+        "Required reviewers",
+    }
+    missing = sorted(needle for needle in expected if needle not in section)
+    assert missing == []
+    used_variables = set()
+    for path in workflow_files():
+        used_variables |= set(re.findall(r"\bvars\.([A-Z_]+)", path.read_text(encoding="utf-8")))
+    assert used_variables == {"PULUMI_ORG", "AWS_ROLE_ARN", "AWS_REGION", "EKS_CLUSTER"}
+    for path in workflow_files():
+        text = path.read_text(encoding="utf-8")
+        for vault in re.findall(r"jwtGithubAudience: (\S+)", text):
+            assert vault == "qtap-vault"
+        for mount in re.findall(r"^\s+path: (\S+)$", text, re.MULTILINE):
+            assert mount == "github-actions"
