@@ -49,11 +49,9 @@ class StackEnvironments:
 
     def describe(self) -> str:
         names = ", ".join(self.imports)
-        return (
-            f"Pulumi ESC environment {names}"
-            if len(self.imports) == 1
-            else (f"one of the Pulumi ESC environments {names}")
-        )
+        if len(self.imports) == 1:
+            return f"Pulumi ESC environment {names}"
+        return f"one of the Pulumi ESC environments {names}"
 
 
 def _shape_problem(source: str, position: Position, message: str) -> Problem:
