@@ -2,9 +2,9 @@
 
 - Core kinds (Namespace, ServiceAccount, EnvVar inside a Pod): kubernetes-validate in strict
   mode (unknown fields fail) against Kubernetes 1.30 and the newest bundled version.
-- ESO kinds: the real ESO v2.9.0 CRDs (shared/schemas/external-secrets-v2.9.0), their `v1`
+- ESO kinds: the real ESO v2.9.0 CRDs (schema directory, external-secrets-v2.9.0/), their `v1`
   structural schema translated to JSON Schema the way the API server reads it.
-- Chart values: the keys of the qtap chart's values.yaml (shared/schemas/qtap-chart-0.0.38).
+- Chart values: the keys of the qtap chart's values.yaml (schema directory, qtap-chart-0.0.38/).
 
 Each `check_*` function raises AssertionError listing every problem it found.
 """
@@ -19,10 +19,10 @@ import jsonschema
 import kubernetes_validate
 import yaml
 
-from tests.conftest import shared_file
+from tests.conftest import schema_file
 
-ESO_CRDS = shared_file("schemas", "external-secrets-v2.9.0")
-CHART_VALUES = shared_file("schemas", "qtap-chart-0.0.38", "values.yaml")
+ESO_CRDS = schema_file("external-secrets-v2.9.0")
+CHART_VALUES = schema_file("qtap-chart-0.0.38", "values.yaml")
 KUBERNETES_VERSIONS = ("1.30.0", kubernetes_validate.latest_version())
 
 # values.yaml names this key only in a comment ("# OR registrationTokenSecretRefName"), yet the
