@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -144,3 +145,73 @@ def test_chart_values_check_rejects_a_value_the_chart_does_not_define():
     values = delivered("dev", "argocd", APPLICATION)["spec"]["source"]["helm"]["valuesObject"]
     with pytest.raises(AssertionError, match="not a key of the chart"):
         check_release_values({**values, "configs": "x"})
+
+
+# -- what Pulumi waits for on the Application ------------------------------------------------
+
+_SEGMENT = re.compile(r"\.([A-Za-z0-9_]+)|\['([^']*)'\]")
+
+
+def wait_expressions(annotation: str) -> list[tuple[list[str], str]]:
+    """`pulumi.com/waitFor` read as pulumi-kubernetes reads it (provider/pkg/metadata/overrides.go,
+    provider/pkg/jsonpath/jsonpath.go): a JSON list of `jsonpath={path}=value` expressions; each
+    path here is a chain of `.name` and `['name']` segments."""
+    parsed = []
+    for expression in json.loads(annotation):
+        assert expression.startswith("jsonpath="), expression
+        path, _, value = expression.removeprefix("jsonpath=").rpartition("=")
+        assert path.startswith("{"), expression
+        assert path.endswith("}"), expression
+        assert value, expression
+        assert not value.startswith("{"), expression
+        inner = path[1:-1]
+        segments = [m.group(1) or m.group(2) for m in _SEGMENT.finditer(inner)]
+        assert "".join(m.group(0) for m in _SEGMENT.finditer(inner)) == inner, expression
+        parsed.append((segments, value))
+    return parsed
+
+
+def satisfied(obj: Any, expressions: list[tuple[list[str], str]]) -> bool:
+    for segments, value in expressions:
+        node = obj
+        for segment in segments:
+            if not isinstance(node, dict) or segment not in node:
+                return False
+            node = node[segment]
+        if str(node) != value:
+            return False
+    return True
+
+
+def with_status(application: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
+    """The Application as Argo CD reports it once synced to `values` and healthy."""
+    source = {**application["spec"]["source"], "helm": {"valuesObject": values}}
+    status = {
+        "sync": {
+            "status": "Synced",
+            "revision": source["targetRevision"],
+            "comparedTo": {"source": source, "destination": application["spec"]["destination"]},
+        },
+        "health": {"status": "Healthy"},
+    }
+    return {**application, "status": status}
+
+
+def test_the_wait_holds_only_once_argo_cd_compared_this_snapshot_and_is_healthy():
+    application = delivered("dev", "argocd", APPLICATION)
+    expressions = wait_expressions(application["metadata"]["annotations"]["pulumi.com/waitFor"])
+    values = application["spec"]["source"]["helm"]["valuesObject"]
+    live = with_status(application, values)
+    # The status used here is one the Application CRD accepts.
+    assert delivery_problems(live) == []
+    assert satisfied(live, expressions)
+
+    # Synced and Healthy, but still on the previous snapshot: no observedGeneration in Argo CD.
+    previous = copy.deepcopy(values)
+    previous["podAnnotations"]["checksum/qtap-config"] = "0" * 64
+    assert not satisfied(with_status(application, previous), expressions)
+    for field, value in (("sync", "OutOfSync"), ("health", "Progressing")):
+        stale = copy.deepcopy(live)
+        stale["status"][field]["status"] = value
+        assert delivery_problems(stale) == []
+        assert not satisfied(stale, expressions)
