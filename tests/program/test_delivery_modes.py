@@ -92,8 +92,9 @@ def test_each_mode_registers_its_delivery_objects_and_no_other(runs, mode, stack
     assert run.by_urn(component.parent or "").type == ENVIRONMENT
     for other in set(COMPONENT.values()) - {COMPONENT[mode]}:
         assert run.of_type(other) == []
-    children = {r.type for r in run.registrations if r.parent == component.urn}
-    assert children == DELIVERY_OBJECTS[mode]
+    children = [r for r in run.registrations if r.parent == component.urn]
+    assert {r.type for r in children} == DELIVERY_OBJECTS[mode]
+    assert all(r.name.startswith(f"{component.name}-") for r in children)
 
 
 @pytest.mark.parametrize("stack", STACKS)

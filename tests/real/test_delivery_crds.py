@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from qtap_gitops.delivery import argocd_application, flux_helm_repository
 from tests.conftest import STACKS
 from tests.real.generated import generated
 from tests.real.k8s_schemas import (
@@ -215,3 +216,25 @@ def test_the_wait_holds_only_once_argo_cd_compared_this_snapshot_and_is_healthy(
         stale["status"][field]["status"] = value
         assert delivery_problems(stale) == []
         assert not satisfied(stale, expressions)
+
+
+def test_an_oci_chart_repository_gives_objects_the_crds_accept():
+    values = delivered("dev", "argocd", APPLICATION)["spec"]["source"]["helm"]["valuesObject"]
+    body = argocd_application(
+        name="qtap-dev",
+        namespace="argocd",
+        project="default",
+        destination_server="https://kubernetes.default.svc",
+        destination_namespace="qpoint",
+        repo="oci://ghcr.io/qpoint-io/charts",
+        chart_version="0.0.38",
+        values=values,
+        snapshot_sha256="ab" * 32,
+    )
+    check_delivery_object({"apiVersion": "argoproj.io/v1alpha1", "kind": "Application", **body})
+    repository = flux_helm_repository(
+        namespace="qpoint", url="oci://ghcr.io/qpoint-io/charts", interval="5m"
+    )
+    check_delivery_object(
+        {"apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "HelmRepository", **repository}
+    )
