@@ -165,19 +165,21 @@ def flux_values(values: Mapping[str, Any]) -> tuple[dict[str, Any], str]:
 def flux_helm_repository(*, namespace: Any, url: str, interval: str) -> dict[str, Any]:
     """`metadata` and `spec` of the HelmRepository that serves the qtap chart."""
     spec: dict[str, Any] = {"url": url, "interval": interval}
-    if url.startswith("oci://"):
-        spec["type"] = "oci"
-    return {
-        "metadata": {
-            "name": FLUX_REPOSITORY_NAME,
-            "namespace": namespace,
-            "labels": dict(MANAGED_BY),
-            # Ready once source-controller has fetched the repository index: a wrong URL fails
-            # here, named, instead of as a HelmRelease that never installs.
-            "annotations": {WAIT_FOR: "condition=Ready"},
-        },
-        "spec": spec,
+    metadata: dict[str, Any] = {
+        "name": FLUX_REPOSITORY_NAME,
+        "namespace": namespace,
+        "labels": dict(MANAGED_BY),
     }
+    if url.startswith("oci://"):
+        # An OCI HelmRepository is only a data container: source-controller fetches no index
+        # and produces no artifact for it (fluxcd/source-controller
+        # docs/spec/v1/helmrepositories.md), so there is no Ready to wait for.
+        spec["type"] = "oci"
+    else:
+        # Ready once source-controller has fetched the repository index: a wrong URL fails
+        # here, named, instead of as a HelmRelease that never installs.
+        metadata["annotations"] = {WAIT_FOR: "condition=Ready"}
+    return {"metadata": metadata, "spec": spec}
 
 
 def flux_snapshot_configmap(*, namespace: Any, snapshot_text: str) -> dict[str, Any]:

@@ -84,6 +84,8 @@ def test_an_oci_repository_is_an_oci_source_in_both_controllers():
         namespace="qpoint", url="oci://ghcr.io/qpoint-io/charts", interval="5m"
     )
     assert oci["spec"]["type"] == "oci"
+    # source-controller never marks an OCI HelmRepository Ready: nothing to wait for.
+    assert "annotations" not in oci["metadata"]
     assert (
         "type"
         not in flux_helm_repository(

@@ -209,6 +209,7 @@ def test_flux_objects_are_wired_to_each_other_and_the_chart(runs, stack):
     assert repository["metadata"]["name"] == "qpoint"
     assert repository["metadata"]["namespace"] == namespace
     assert repository["spec"] == {"url": "https://helm.qpoint.io/", "interval": "5m"}
+    assert repository["metadata"]["annotations"] == {"pulumi.com/waitFor": "condition=Ready"}
 
     configmap = inputs(run, CONFIG_MAP)
     assert configmap["metadata"]["name"] == "qtap-snapshot"
