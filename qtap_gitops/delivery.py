@@ -44,9 +44,9 @@ ARGOCD_FINALIZER = "resources-finalizer.argocd.argoproj.io"
 
 
 def argocd_application_name(stack: str) -> str:
-    """`qtap-<stack>`: one Argo CD may deliver several stacks (several destination clusters), and
-    Application names are unique per Argo CD namespace. Pulumi stack names may hold `_` and
-    upper case, which a Kubernetes object name may not."""
+    """`qtap-<stack>`: Application names are unique per Argo CD namespace, and naming it after the
+    stack keeps stacks apart should several ever share one Argo CD. Pulumi stack names may hold
+    `_` and upper case, which a Kubernetes object name may not."""
     name = re.sub(r"[^a-z0-9.-]", "-", f"qtap-{stack}".lower()).strip("-.")
     return name[:253]
 
