@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import pulumi
 
 from qtap_gitops.bindings import EnvBinding, SourceKind
+from qtap_gitops.delivery import argocd_application_name
 from qtap_gitops.deployment import Deployment
 from qtap_gitops.identity import AGENT_SERVICE_ACCOUNT, agent_role_name, is_keyless
 from qtap_gitops.release_values import (
@@ -16,7 +17,10 @@ from qtap_gitops.release_values import (
     service_account_values,
     with_service_account,
 )
+from qtap_gitops.settings import DeliveryMode
 
+from .argocd_delivery import ArgoCdDelivery, ArgoCdDeliveryArgs
+from .flux_delivery import FluxDelivery, FluxDeliveryArgs
 from .object_store import ObjectStore, ObjectStoreArgs
 from .qtap_release import QtapRelease, QtapReleaseArgs
 from .secret_sync import SERVICE_ACCOUNT_NAME, SecretSync, SecretSyncArgs
@@ -136,6 +140,7 @@ class QtapEnvironment(pulumi.ComponentResource):
             ),
             opts=child,
         )
+        # -- delivery (qtap:delivery.mode): one object carries the chart values, built once --
         values = release_values(
             snapshot.text, snapshot.sha256, deployment.bindings, settings.chart.values
         )
@@ -149,16 +154,45 @@ class QtapEnvironment(pulumi.ComponentResource):
                 ),
             )
             secret_ready += self.identity.ready
-        self.release = QtapRelease(
-            f"{name}-release",
-            QtapReleaseArgs(
-                namespace=self.secret_sync.namespace_name,
-                chart=settings.chart,
-                values=values,
-                secret_ready=secret_ready,
-            ),
-            opts=child,
-        )
+        self.release: QtapRelease | ArgoCdDelivery | FluxDelivery
+        if settings.delivery.mode is DeliveryMode.ARGOCD:
+            self.release = ArgoCdDelivery(
+                f"{name}-argocd",
+                ArgoCdDeliveryArgs(
+                    application_name=argocd_application_name(settings.stack),
+                    argocd=settings.delivery.argocd,
+                    namespace=self.secret_sync.namespace_name,
+                    chart=settings.chart,
+                    values=values,
+                    snapshot_sha256=snapshot.sha256,
+                    secret_ready=secret_ready,
+                ),
+                opts=child,
+            )
+        elif settings.delivery.mode is DeliveryMode.FLUX:
+            self.release = FluxDelivery(
+                f"{name}-flux",
+                FluxDeliveryArgs(
+                    flux=settings.delivery.flux,
+                    namespace=self.secret_sync.namespace_name,
+                    chart=settings.chart,
+                    values=values,
+                    secret_ready=secret_ready,
+                ),
+                opts=child,
+            )
+        else:
+            self.release = QtapRelease(
+                f"{name}-release",
+                QtapReleaseArgs(
+                    namespace=self.secret_sync.namespace_name,
+                    chart=settings.chart,
+                    values=values,
+                    secret_ready=secret_ready,
+                ),
+                opts=child,
+            )
+        # -- end delivery --
 
         self.bucket_names = pulumi.Output.all(*(s.bucket_name for s in stores.values()))
         self.iam_user_names = pulumi.Output.all(

@@ -180,3 +180,48 @@ def check_release_values(values: Mapping[str, Any]) -> None:
     for index, item in enumerate(values.get("extraEnv") or []):
         problems += [f"extraEnv[{index}] as EnvVar: {p}" for p in _env_var_problems(item)]
     assert not problems, "release values:\n  " + "\n  ".join(problems)
+
+
+# -- GitOps controllers' custom resources (delivery modes argocd and flux) --------------------
+# The real CRDs of Argo CD v3.5.1 (Application) and Flux 2.9 (HelmRelease, HelmRepository),
+# judged with the same structural-schema translation as the ESO kinds.
+
+DELIVERY_CRDS = {
+    "Argo CD v3.5.1": shared_file("schemas", "argo-cd-v3.5.1"),
+    "Flux 2.9": shared_file("schemas", "flux-v2.9"),
+}
+
+
+@functools.cache
+def _delivery_validators() -> dict[tuple[str, str], tuple[str, jsonschema.protocols.Validator]]:
+    """(apiVersion, kind) -> (controller, validator), for every served version of each CRD."""
+    validators = {}
+    for controller, folder in DELIVERY_CRDS.items():
+        for path in sorted(folder.glob("*.yaml")):
+            crd = yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.CSafeLoader)
+            group, kind = crd["spec"]["group"], crd["spec"]["names"]["kind"]
+            for version in crd["spec"]["versions"]:
+                if version.get("served"):
+                    schema = structural_to_jsonschema(version["schema"]["openAPIV3Schema"])
+                    validators[(f"{group}/{version['name']}", kind)] = (
+                        controller,
+                        jsonschema.Draft4Validator(schema),
+                    )
+    return validators
+
+
+def delivery_problems(obj: Mapping[str, Any]) -> list[str]:
+    found = _delivery_validators().get((obj.get("apiVersion"), obj.get("kind")))
+    if found is None:
+        return [f"no controller CRD here serves {obj.get('kind')} in {obj.get('apiVersion')}"]
+    _, validator = found
+    problems = sorted(_describe(e) for e in validator.iter_errors(dict(obj)))
+    carrier = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": obj.get("metadata")}
+    problems += [f"metadata: {p}" for p in core_problems(carrier)]
+    return problems
+
+
+def check_delivery_object(obj: Mapping[str, Any]) -> None:
+    problems = delivery_problems(obj)
+    name = f"{obj.get('kind')} {obj.get('metadata', {}).get('name')}"
+    assert not problems, f"{name} against its controller's CRD:\n  " + "\n  ".join(problems)
