@@ -187,8 +187,8 @@ def check_release_values(values: Mapping[str, Any]) -> None:
 # judged with the same structural-schema translation as the ESO kinds.
 
 DELIVERY_CRDS = {
-    "Argo CD v3.5.1": shared_file("schemas", "argo-cd-v3.5.1"),
-    "Flux 2.9": shared_file("schemas", "flux-v2.9"),
+    "Argo CD v3.5.1": schema_file("argo-cd-v3.5.1"),
+    "Flux 2.9": schema_file("flux-v2.9"),
 }
 
 
