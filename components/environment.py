@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import pulumi
@@ -10,6 +10,7 @@ import pulumi
 from qtap_gitops.bindings import EnvBinding, SourceKind
 from qtap_gitops.deployment import Deployment
 from qtap_gitops.release_values import SECRET_NAME, release_values
+from qtap_gitops.rotation import with_secrets_revision
 
 from .object_store import ObjectStore, ObjectStoreArgs
 from .qtap_release import QtapRelease, QtapReleaseArgs
@@ -26,10 +27,22 @@ class QtapEnvironmentArgs:
     secret_env: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     """Secret values of `qtap:secretEnv`, by env name."""
     tags: Mapping[str, str] = field(default_factory=dict)
+    aws_providers: Mapping[str, pulumi.ProviderResource] = field(default_factory=dict)
+    """The explicit AWS provider of each region a bucket lives in (components/providers.py);
+    a bucket whose region has none uses the AWS provider this component inherits."""
 
 
 class QtapEnvironment(pulumi.ComponentResource):
     bucket_names: pulumi.Output[list[str]]
+    bucket_arns: pulumi.Output[dict[str, str]]
+    """Bucket name to ARN, for other stacks (StackReference)."""
+    writer_arns: pulumi.Output[dict[str, str]]
+    """Bucket name to the ARN of the identity that writes into it (the IAM user today)."""
+    secrets_revision: pulumi.Output[str]
+    """Non-secret revision of the values behind `qtap-secrets` (the Vault KV version); the
+    release's pods carry it as an annotation, so they roll exactly when a value changes."""
+    vault_role_name: pulumi.Output[str]
+    vault_policy_name: pulumi.Output[str]
     iam_user_names: pulumi.Output[list[str]]
     vault_secret_path: pulumi.Output[str]
     kubernetes_secret: pulumi.Output[str]
@@ -49,7 +62,9 @@ class QtapEnvironment(pulumi.ComponentResource):
         vault_settings = settings.require_vault()
 
         stores: dict[str, ObjectStore] = {}
+        by_bucket: dict[str, ObjectStore] = {}
         for store in snapshot.aws_stores:
+            region_provider = args.aws_providers.get(store.region)
             stores[store.label] = ObjectStore(
                 f"{name}-{store.bucket}",
                 ObjectStoreArgs(
@@ -60,9 +75,13 @@ class QtapEnvironment(pulumi.ComponentResource):
                     protect=settings.object_store.protect,
                     kms_key_id=settings.object_store.kms_key_id,
                     tags=dict(args.tags),
+                    key_version=settings.object_store.key_version,
                 ),
-                opts=child,
+                opts=pulumi.ResourceOptions(
+                    parent=self, providers={"aws": region_provider} if region_provider else None
+                ),
             )
+            by_bucket[store.bucket] = stores[store.label]
 
         def value_of(binding: EnvBinding) -> pulumi.Input[str]:
             source = binding.source
@@ -96,16 +115,23 @@ class QtapEnvironment(pulumi.ComponentResource):
                 vault=vault_settings,
                 bindings=deployment.bindings,
                 vault_ready=[self.vault.secret, self.vault.role],
+                kv_version=self.vault.kv_version,
             ),
             opts=child,
         )
+        # Rotation (qtap_gitops/rotation.py): the pod template changes with the KV version, and
+        # the release is updated only after the ExternalSecret pinned to that version is Ready.
+        self.secrets_revision = self.vault.kv_version
         self.release = QtapRelease(
             f"{name}-release",
             QtapReleaseArgs(
                 namespace=self.secret_sync.namespace_name,
                 chart=settings.chart,
-                values=release_values(
-                    snapshot.text, snapshot.sha256, deployment.bindings, settings.chart.values
+                values=with_secrets_revision(
+                    release_values(
+                        snapshot.text, snapshot.sha256, deployment.bindings, settings.chart.values
+                    ),
+                    self.secrets_revision,
                 ),
                 secret_ready=[self.secret_sync.external_secret],
             ),
@@ -114,6 +140,10 @@ class QtapEnvironment(pulumi.ComponentResource):
 
         self.bucket_names = pulumi.Output.all(*(s.bucket_name for s in stores.values()))
         self.iam_user_names = pulumi.Output.all(*(s.user_name for s in stores.values()))
+        self.bucket_arns = _by_bucket(by_bucket, lambda s: s.bucket_arn)
+        self.writer_arns = _by_bucket(by_bucket, lambda s: s.user_arn)
+        self.vault_role_name = self.vault.role_name
+        self.vault_policy_name = self.vault.policy_name
         self.vault_secret_path = self.vault.secret_path
         self.namespace = self.secret_sync.namespace_name
         self.kubernetes_secret = pulumi.Output.from_input(f"{settings.namespace}/{SECRET_NAME}")
@@ -130,5 +160,19 @@ class QtapEnvironment(pulumi.ComponentResource):
                 "release_name": self.release_name,
                 "chart_version": self.chart_version,
                 "snapshot_sha256": self.snapshot_sha256,
+                "bucket_arns": self.bucket_arns,
+                "writer_arns": self.writer_arns,
+                "secrets_revision": self.secrets_revision,
+                "vault_role_name": self.vault_role_name,
+                "vault_policy_name": self.vault_policy_name,
             }
         )
+
+
+def _by_bucket(
+    stores: Mapping[str, ObjectStore], output: Callable[[ObjectStore], pulumi.Output[str]]
+) -> pulumi.Output[dict[str, str]]:
+    """One output of every store, keyed by its bucket name (known before anything exists)."""
+    if not stores:
+        return pulumi.Output.from_input({})
+    return pulumi.Output.all(**{bucket: output(store) for bucket, store in stores.items()})
