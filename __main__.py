@@ -61,7 +61,14 @@ def main() -> None:
         pulumi.log.warn(warning.format())
 
     assert deployment.providers is not None, "checked by prepare_deployment"
-    providers = build_providers("qtap", deployment.providers, deployment.settings.vault)
+    vault_config = pulumi.Config("vault")
+    providers = build_providers(
+        "qtap",
+        deployment.providers,
+        deployment.settings.vault,
+        vault_token=vault_config.get_secret("token"),
+        vault_skip_child_token=vault_config.get_bool("skipChildToken"),
+    )
 
     config = pulumi.Config(NAMESPACE)
     secret_env: dict[str, pulumi.Output[str]] = {}

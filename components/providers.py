@@ -56,8 +56,17 @@ def vault_ca_file(ca_bundle: str) -> str:
 
 
 def build_providers(
-    name: str, settings: ProviderSettings, vault_settings: VaultSettings | None
+    name: str,
+    settings: ProviderSettings,
+    vault_settings: VaultSettings | None,
+    *,
+    vault_token: pulumi.Input[str] | None = None,
+    vault_skip_child_token: bool | None = None,
 ) -> StackProviders:
+    """`vault_token`/`vault_skip_child_token` are the stack's `vault:token` and
+    `vault:skipChildToken`, which configured the default provider before; without a token the
+    provider reads VAULT_TOKEN (or ~/.vault-token), as the default one did. Credentials for AWS
+    and the kubeconfig come from the environment as before."""
     kubernetes = k8s.Provider(f"{name}-kubernetes", context=settings.kubernetes_context)
     vault_provider = None
     if vault_settings is not None:
@@ -68,6 +77,8 @@ def build_providers(
             ca_cert_file=vault_ca_file(vault_settings.ca_bundle)
             if vault_settings.ca_bundle
             else None,
+            token=pulumi.Output.secret(vault_token) if vault_token is not None else None,
+            skip_child_token=vault_skip_child_token,
         )
     default_aws = None
     by_region: dict[str, aws.Provider] = {}

@@ -266,3 +266,15 @@ def test_stack_files_disable_default_providers_and_keep_one_vault_address(stack)
     assert raw is not None
     assert json.loads(raw.values["pulumi:disable-default-providers"]) == ["*"]
     assert "vault:address" not in raw.values
+
+
+def test_the_vault_token_of_the_stack_reaches_the_explicit_provider_as_a_secret():
+    from qtapctl.mock_engine import Secret
+
+    token = "sentinel-vault-token-5b1e0c"
+    run = run_stack("dev", config_overrides={"vault:token": token, "vault:skipChildToken": "true"})
+    provider = run.one("pulumi:providers:vault").inputs
+    assert provider["token"] == Secret(token)
+    assert provider["skipChildToken"] in (True, "true")
+    for registration in run.registrations:
+        assert token not in json.dumps(redact(registration.inputs), default=str)
