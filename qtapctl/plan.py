@@ -212,6 +212,8 @@ def _flags(resource: PlannedResource) -> str:
         )
         if on
     ]
+    if resource.replacement_trigger is not None:
+        flags.append(f"replacementTrigger={resource.replacement_trigger}")
     return f"  [{', '.join(flags)}]" if flags else ""
 
 
