@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import pulumi
@@ -17,6 +17,7 @@ from qtap_gitops.release_values import (
     service_account_values,
     with_service_account,
 )
+from qtap_gitops.rotation import with_secrets_revision
 from qtap_gitops.settings import DeliveryMode
 
 from .argocd_delivery import ArgoCdDelivery, ArgoCdDeliveryArgs
@@ -37,10 +38,22 @@ class QtapEnvironmentArgs:
     secret_env: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     """Secret values of `qtap:secretEnv`, by env name."""
     tags: Mapping[str, str] = field(default_factory=dict)
+    aws_providers: Mapping[str, pulumi.ProviderResource] = field(default_factory=dict)
+    """The explicit AWS provider of each region a bucket lives in (components/providers.py);
+    a bucket whose region has none uses the AWS provider this component inherits."""
 
 
 class QtapEnvironment(pulumi.ComponentResource):
     bucket_names: pulumi.Output[list[str]]
+    bucket_arns: pulumi.Output[dict[str, str]]
+    """Bucket name to ARN, for other stacks (StackReference)."""
+    writer_arns: pulumi.Output[dict[str, str]]
+    """Bucket name to the ARN of the identity that writes into it (the IAM user today)."""
+    secrets_revision: pulumi.Output[str]
+    """Non-secret revision of the values behind `qtap-secrets` (the Vault KV version); the
+    release's pods carry it as an annotation, so they roll exactly when a value changes."""
+    vault_role_name: pulumi.Output[str]
+    vault_policy_name: pulumi.Output[str]
     iam_user_names: pulumi.Output[list[str]]
     vault_secret_path: pulumi.Output[str]
     kubernetes_secret: pulumi.Output[str]
@@ -62,7 +75,9 @@ class QtapEnvironment(pulumi.ComponentResource):
         vault_settings = settings.require_vault()
 
         stores: dict[str, ObjectStore] = {}
+        by_bucket: dict[str, ObjectStore] = {}
         for store in snapshot.aws_stores:
+            region_provider = args.aws_providers.get(store.region)
             stores[store.label] = ObjectStore(
                 f"{name}-{store.bucket}",
                 ObjectStoreArgs(
@@ -74,9 +89,13 @@ class QtapEnvironment(pulumi.ComponentResource):
                     kms_key_id=settings.object_store.kms_key_id,
                     tags=dict(args.tags),
                     writer_key=not is_keyless(store),
+                    key_version=settings.object_store.key_version,
                 ),
-                opts=child,
+                opts=pulumi.ResourceOptions(
+                    parent=self, providers={"aws": region_provider} if region_provider else None
+                ),
             )
+            by_bucket[store.bucket] = stores[store.label]
 
         # -- keyless S3: the agent's workload identity (qtap:objectStore.identity) --
         identity_mode = settings.object_store.identity
@@ -137,12 +156,19 @@ class QtapEnvironment(pulumi.ComponentResource):
                 vault=vault_settings,
                 bindings=deployment.bindings,
                 vault_ready=[self.vault.secret, self.vault.role],
+                kv_version=self.vault.kv_version,
             ),
             opts=child,
         )
+        # Rotation (qtap_gitops/rotation.py): the pod template changes with the KV version, and
+        # the release is updated only after the ExternalSecret pinned to that version is Ready.
+        self.secrets_revision = self.vault.kv_version
         # -- delivery (qtap:delivery.mode): one object carries the chart values, built once --
-        values = release_values(
-            snapshot.text, snapshot.sha256, deployment.bindings, settings.chart.values
+        values = with_secrets_revision(
+            release_values(
+                snapshot.text, snapshot.sha256, deployment.bindings, settings.chart.values
+            ),
+            self.secrets_revision,
         )
         secret_ready: list[pulumi.Resource] = [self.secret_sync.external_secret]
         if self.identity is not None and identity_mode is not None:
@@ -198,6 +224,18 @@ class QtapEnvironment(pulumi.ComponentResource):
         self.iam_user_names = pulumi.Output.all(
             *(s.user_name for s in stores.values() if s.user_name is not None)
         )
+        self.bucket_arns = _by_bucket(by_bucket, lambda s: s.bucket_arn)
+        # Who writes into each bucket: its IAM user, or the agent's role for a keyless store.
+        writers: dict[str, pulumi.Output[str]] = {}
+        for bucket, object_store in by_bucket.items():
+            writer = object_store.user_arn
+            if writer is None and self.identity is not None:
+                writer = self.identity.role_arn
+            if writer is not None:
+                writers[bucket] = writer
+        self.writer_arns = pulumi.Output.all(**writers) if writers else pulumi.Output.from_input({})
+        self.vault_role_name = self.vault.role_name
+        self.vault_policy_name = self.vault.policy_name
         self.vault_secret_path = self.vault.secret_path
         self.namespace = self.secret_sync.namespace_name
         self.kubernetes_secret = pulumi.Output.from_input(f"{settings.namespace}/{SECRET_NAME}")
@@ -216,5 +254,19 @@ class QtapEnvironment(pulumi.ComponentResource):
                 "chart_version": self.chart_version,
                 "snapshot_sha256": self.snapshot_sha256,
                 **({"agent_role_arn": self.agent_role_arn} if self.agent_role_arn else {}),
+                "bucket_arns": self.bucket_arns,
+                "writer_arns": self.writer_arns,
+                "secrets_revision": self.secrets_revision,
+                "vault_role_name": self.vault_role_name,
+                "vault_policy_name": self.vault_policy_name,
             }
         )
+
+
+def _by_bucket(
+    stores: Mapping[str, ObjectStore], output: Callable[[ObjectStore], pulumi.Output[str]]
+) -> pulumi.Output[dict[str, str]]:
+    """One output of every store, keyed by its bucket name (known before anything exists)."""
+    if not stores:
+        return pulumi.Output.from_input({})
+    return pulumi.Output.all(**{bucket: output(store) for bucket, store in stores.items()})

@@ -20,6 +20,7 @@ from .bindings import (
 )
 from .identity import check_identity
 from .problems import ContractError, Problem
+from .provider_settings import ProviderSettings, check_provider_settings
 from .release_values import check_chart_values, check_extra_env_against_bindings
 from .settings import RawStackConfig, StackSettings, check_settings
 from .snapshot import Snapshot, check_snapshot
@@ -32,6 +33,8 @@ class Deployment:
     bindings: tuple[EnvBinding, ...]
     warnings: tuple[Problem, ...]
     pending: tuple[Problem, ...] = ()
+    providers: ProviderSettings | None = None
+    """Settings of the explicit providers (kubernetes:context, aws:region, regions)."""
 
     @property
     def stack(self) -> str:
@@ -94,6 +97,10 @@ def check_deployment(
     report.problems.extend(conflicting_secret_env(bindings, inventory))
     report.problems.extend(unused_secrets(snapshot, bindings, inventory))
     missing = unresolved_sources(snapshot, bindings, inventory)
+    providers, provider_problems = check_provider_settings(
+        raw, settings, (store.region for store in snapshot.aws_stores)
+    )
+    report.problems.extend(provider_problems)
     if require_secrets:
         report.problems.extend(missing)
     else:
@@ -106,6 +113,7 @@ def check_deployment(
         bindings=tuple(bindings),
         warnings=tuple(report.warnings),
         pending=tuple(report.pending),
+        providers=providers,
     )
     return report
 

@@ -52,6 +52,11 @@ class PlannedResource:
     retain_on_delete: bool
     depends_on: list[str]
     inputs: dict[str, Any]
+    delete_before_replace: bool = False
+    replacement_trigger: Any = None
+    """A value whose change replaces the resource (the S3 key's keyVersion)."""
+    provider: str | None = None
+    """Path of the explicit provider the resource uses (None: a default provider)."""
 
 
 @dataclass
@@ -166,6 +171,9 @@ def _tree(run: ProgramRun) -> list[PlannedResource]:
             retain_on_delete=r.retain_on_delete,
             depends_on=sorted(paths[u] for u in r.dependencies if u in paths),
             inputs=review_inputs(r),
+            delete_before_replace=r.delete_before_replace,
+            replacement_trigger=r.replacement_trigger,
+            provider=paths.get(r.provider.rsplit("::", 1)[0]) if r.provider else None,
         )
         for r in run.registrations
     ]
@@ -238,9 +246,15 @@ def to_yaml(value: Any) -> str:
 def _flags(resource: PlannedResource) -> str:
     flags = [
         f
-        for f, on in (("protect", resource.protect), ("retainOnDelete", resource.retain_on_delete))
+        for f, on in (
+            ("protect", resource.protect),
+            ("retainOnDelete", resource.retain_on_delete),
+            ("deleteBeforeReplace", resource.delete_before_replace),
+        )
         if on
     ]
+    if resource.replacement_trigger is not None:
+        flags.append(f"replacementTrigger={resource.replacement_trigger}")
     return f"  [{', '.join(flags)}]" if flags else ""
 
 
