@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import pulumi
-import pulumi_vault as vault
 
 from qtap_gitops.bindings import EnvBinding
 from qtap_gitops.deployment import Deployment
@@ -29,8 +28,6 @@ from .secret_sync import SERVICE_ACCOUNT_NAME
 from .vault_secrets import VaultSecrets, VaultSecretsArgs
 from .vault_secrets_operator import VaultSecretsOperator, VaultSecretsOperatorArgs
 
-# The pod annotation that carries the secrets' revision (the chart has no checksum of its own).
-SECRETS_REVISION_ANNOTATION = "checksum/qtap-secrets"
 # The agent's DaemonSet gets a fixed name (the chart's fullnameOverride) so VSO can restart it.
 DEFAULT_FULLNAME = "qtap"
 
@@ -39,14 +36,12 @@ DEFAULT_FULLNAME = "qtap"
 class BackendObjects:
     namespace: pulumi.Output[str]
     secret_ready: Sequence[pulumi.Resource]
-    values: dict[str, Any]
-    """The release values, completed for this backend (revision annotation, fullname)."""
+    """What the delivery waits for: the object that writes `qtap-secrets`."""
+    secret_revision: pulumi.Output[str]
+    """Non-secret; the pod annotation of qtap_gitops/rotation.py."""
+    chart_values: Mapping[str, str]
+    """Chart values this backend needs (VSO: the DaemonSet's fixed name)."""
     vault: VaultSecrets | None
-
-
-def kv_version(secret: vault.kv.SecretV2) -> pulumi.Output[int]:
-    """The version Vault gave the KV v2 secret on its last write (`metadata.version`)."""
-    return secret.metadata.apply(lambda m: int(m["version"]))
 
 
 def eso_namespace_urn(name: str, parent: pulumi.Resource) -> pulumi.Output[str]:
@@ -57,17 +52,11 @@ def eso_namespace_urn(name: str, parent: pulumi.Resource) -> pulumi.Output[str]:
     )
 
 
-def with_revision(values: Mapping[str, Any], revision: pulumi.Input[str]) -> dict[str, Any]:
-    annotations = dict(values.get("podAnnotations") or {})
-    annotations[SECRETS_REVISION_ANNOTATION] = revision
-    return {**values, "podAnnotations": annotations}
-
-
 def other_backend(
     name: str,
     deployment: Deployment,
     value_of: Callable[[EnvBinding], pulumi.Input[str]],
-    values: Mapping[str, Any],
+    user_values: Mapping[str, Any],
     parent: pulumi.Resource,
 ) -> BackendObjects:
     """The objects of the stack's backend (anything but external-secrets)."""
@@ -94,7 +83,7 @@ def other_backend(
             ),
             opts=child,
         )
-        fullname = str(values.get("fullnameOverride") or DEFAULT_FULLNAME)
+        fullname = str(user_values.get("fullnameOverride") or DEFAULT_FULLNAME)
         operator = VaultSecretsOperator(
             f"{name}-vault-secrets-operator",
             VaultSecretsOperatorArgs(
@@ -102,7 +91,7 @@ def other_backend(
                 vault=vault_settings,
                 bindings=deployment.bindings,
                 vault_ready=[vault.secret, vault.role],
-                kv_version=kv_version(vault.secret),
+                kv_version=vault.kv_version.apply(int),
                 daemonset_name=fullname,
             ),
             opts=child,
@@ -110,7 +99,8 @@ def other_backend(
         return BackendObjects(
             namespace,
             operator.secret_ready,
-            {**with_revision(values, operator.secret_revision), "fullnameOverride": fullname},
+            operator.secret_revision,
+            {"fullnameOverride": fullname},
             vault,
         )
 
@@ -129,10 +119,7 @@ def other_backend(
             opts=child,
         )
         return BackendObjects(
-            namespace,
-            sealed_secret.secret_ready,
-            with_revision(values, sealed_secret.secret_revision),
-            None,
+            namespace, sealed_secret.secret_ready, sealed_secret.secret_revision, {}, None
         )
 
     raise ValueError(f"{backend} is composed by QtapEnvironment itself")

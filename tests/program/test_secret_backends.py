@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from qtap_gitops.release_values import SECRET_NAME
+from qtap_gitops.rotation import SECRETS_REVISION_ANNOTATION
 from qtap_gitops.sealing import scope_label, sealed_revision
 from qtap_gitops.settings import SealedSecretsScope
 from qtapctl.mock_engine import ProgramRun, Secret, Unknown, redact, reveal
@@ -36,6 +37,12 @@ SEALING_KEY = "random:index/randomBytes:RandomBytes"
 RELEASE = "kubernetes:helm.sh/v3:Release"
 ACCESS_KEY = "aws:iam/accessKey:AccessKey"
 USER = "aws:iam/user:User"
+PROVIDERS = {
+    "pulumi:providers:aws",
+    "pulumi:providers:kubernetes",
+    "pulumi:providers:vault",
+    "pulumi:providers:random",
+}
 AWS_TYPES = {
     BUCKET,
     USER,
@@ -48,7 +55,7 @@ AWS_TYPES = {
     "aws:s3/bucketVersioning:BucketVersioning",
     "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
 }
-REVISION = "checksum/qtap-secrets"
+REVISION = SECRETS_REVISION_ANNOTATION
 
 # What each backend object waits for: exactly what it consumes.
 VSO_DEPENDENCIES: dict[str, set[str]] = {
@@ -101,7 +108,8 @@ def inputs(run: ProgramRun, type_token: str) -> dict:
 @pytest.mark.parametrize("stack", STACKS)
 def test_vso_registers_its_objects_and_no_eso_object(runs, stack):
     counts = Counter(r.type for r in runs[(VSO, stack)].custom_resources())
-    assert set(counts) - AWS_TYPES == set(vso_dependencies(stack))
+    assert set(counts) & PROVIDERS == PROVIDERS - {"pulumi:providers:random"}
+    assert set(counts) - AWS_TYPES - PROVIDERS == set(vso_dependencies(stack))
     assert all(counts[t] == 1 for t in vso_dependencies(stack))
     assert not any("external-secrets.io" in t for t in counts)
 
@@ -109,7 +117,9 @@ def test_vso_registers_its_objects_and_no_eso_object(runs, stack):
 @pytest.mark.parametrize("stack", STACKS)
 def test_sealed_secrets_registers_no_vault_and_no_eso_object(runs, stack):
     counts = Counter(r.type for r in runs[(SEALED, stack)].custom_resources())
-    assert set(counts) - AWS_TYPES == set(SEALED_DEPENDENCIES)
+    # No Vault provider: nothing here talks to Vault; the sealing key has its random provider.
+    assert set(counts) & PROVIDERS == PROVIDERS - {"pulumi:providers:vault"}
+    assert set(counts) - AWS_TYPES - PROVIDERS == set(SEALED_DEPENDENCIES)
     assert all(counts[t] == 1 for t in SEALED_DEPENDENCIES)
     assert not any(t.startswith("vault:") or "external-secrets.io" in t for t in counts)
 
@@ -120,10 +130,24 @@ def test_every_object_waits_for_exactly_what_it_consumes(runs, backend, stack):
     run = runs[(backend, stack)]
     expected = vso_dependencies(stack) if backend == VSO else SEALED_DEPENDENCIES
     for registration in run.custom_resources():
-        if registration.type in AWS_TYPES:
+        if registration.type in AWS_TYPES | PROVIDERS:
             continue
         waits_for = {run.by_urn(urn).type for urn in registration.dependencies}
         assert waits_for == expected[registration.type], registration.type
+
+
+@pytest.mark.parametrize("backend", [VSO, SEALED])
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_backend_object_names_an_explicit_provider_of_its_package(runs, backend, stack):
+    # The stack files disable default providers: a resource without one could not deploy.
+    run = runs[(backend, stack)]
+    for registration in run.custom_resources():
+        if registration.type.startswith("pulumi:providers:"):
+            continue
+        assert registration.provider, f"{registration.type} uses a default provider"
+        provider = run.by_urn(registration.provider.rsplit("::", 1)[0])
+        package = registration.type.split(":", 1)[0]
+        assert provider.type == f"pulumi:providers:{package}", registration.type
 
 
 @pytest.mark.parametrize("stack", STACKS)
