@@ -2,7 +2,7 @@
 `Pulumi.<stack>.yaml`, so the workflows never repeat them in GitHub variables that could drift:
 
     kube_context=<kubernetes:context>     the kubeconfig context `aws eks update-kubeconfig` names
-    vault_address=<vault:address>         where the job logs in to Vault (else qtap:vault.address)
+    vault_address=<qtap:vault.address>    where the job logs in to Vault (the program's one address)
 
 Printed as `name=value` lines for $GITHUB_OUTPUT. Both values are checked to be one line of
 plain characters, so a stack file cannot smuggle extra outputs into the job.
@@ -45,18 +45,16 @@ def stack_settings(project_dir: Path, stack: str) -> dict[str, str]:
             f"{source}: kubernetes:context must be set to the cluster's kubeconfig context "
             f"(one word of letters, digits and ._:@/+-), got {context!r}"
         )
-    address = raw.values.get("vault:address", "")
-    if not address:
-        try:
-            vault = json.loads(raw.values.get("qtap:vault") or "{}")
-        except ValueError:
-            vault = {}
-        address = str(vault.get("address", "")) if isinstance(vault, dict) else ""
+    # qtap:vault.address is the one Vault address (the program refuses a vault:address that
+    # differs from it); a sealed-secrets stack has none.
+    try:
+        vault = json.loads(raw.values.get("qtap:vault") or "{}")
+    except ValueError:
+        vault = {}
+    address = str(vault.get("address", "")) if isinstance(vault, dict) else ""
+    address = address or raw.values.get("vault:address", "")
     if not _ADDRESS.match(address):
-        raise SettingError(
-            f"{source}: vault:address (or qtap:vault.address) must be an https:// URL, "
-            f"got {address!r}"
-        )
+        raise SettingError(f"{source}: qtap:vault.address must be an https:// URL, got {address!r}")
     return {"kube_context": context, "vault_address": address}
 
 

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from qtapctl.mock_engine import ProgramRun, redact, reveal
+from qtap_gitops.rotation import SECRETS_REVISION_ANNOTATION
+from qtapctl.mock_engine import ProgramRun, Unknown, redact, reveal
 from tests.conftest import REPO, STACKS, copy_project, edit_snapshot
 from tests.pulumi_harness import SENTINELS, run_stack
 
@@ -22,6 +23,8 @@ HELM_RELEASE = "kubernetes:helm.toolkit.fluxcd.io/v2:HelmRelease"
 CONFIG_MAP = "kubernetes:core/v1:ConfigMap"
 NAMESPACE = "kubernetes:core/v1:Namespace"
 EXTERNAL = "kubernetes:external-secrets.io/v1:ExternalSecret"
+# The secrets revision (its KV version) is a pod annotation: the chart waits for that write.
+VAULT_SECRET = "vault:kv/secretV2:SecretV2"
 ENVIRONMENT = "qtap:index:QtapEnvironment"
 COMPONENT = {
     "helm": "qtap:kubernetes:QtapRelease",
@@ -185,7 +188,11 @@ def test_argocd_settings_reach_the_application():
 def test_argocd_application_waits_for_the_synced_secret_and_the_namespace(runs, stack):
     run = runs[("argocd", stack)]
     application = run.one(APPLICATION)
-    assert set(application.dependencies) == {run.one(NAMESPACE).urn, run.one(EXTERNAL).urn}
+    assert set(application.dependencies) == {
+        run.one(NAMESPACE).urn,
+        run.one(EXTERNAL).urn,
+        run.one(VAULT_SECRET).urn,
+    }
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -264,6 +271,7 @@ def test_flux_release_waits_for_its_source_snapshot_and_secret(runs, stack):
     assert set(run.one(HELM_RELEASE).dependencies) == {
         namespace,
         external,
+        run.one(VAULT_SECRET).urn,
         repository.urn,
         configmap.urn,
     }
@@ -348,4 +356,31 @@ def test_preview_registers_the_same_delivery_objects(runs, mode):
         r.urn for r in runs[(mode, "dev")].registrations
     )
     for type_token in DELIVERY_OBJECTS[mode]:
-        assert preview.one(type_token).inputs == runs[(mode, "dev")].one(type_token).inputs
+        planned, applied = (
+            preview.one(type_token).inputs,
+            runs[(mode, "dev")].one(type_token).inputs,
+        )
+        # Only the secrets revision differs: the KV version is known once Vault wrote it.
+        assert all(isinstance(v, Unknown) for v in revisions(planned))
+        assert without_revision(planned) == without_revision(applied)
+
+
+def revisions(value: Any) -> Iterator[Any]:
+    if isinstance(value, dict):
+        if SECRETS_REVISION_ANNOTATION in value:
+            yield value[SECRETS_REVISION_ANNOTATION]
+        for item in value.values():
+            yield from revisions(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from revisions(item)
+
+
+def without_revision(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {
+            k: without_revision(v) for k, v in value.items() if k != SECRETS_REVISION_ANNOTATION
+        }
+    if isinstance(value, list):
+        return [without_revision(v) for v in value]
+    return value

@@ -138,8 +138,9 @@ def test_the_agent_starts_only_once_its_identity_is_complete(runs, mode):
     release = run.one(RELEASE)
     waits_for = {run.by_urn(u).type for u in release.dependencies}
     # IRSA: the role (its ARN is in the values) and its policy; Pod Identity: the policy and
-    # the association, which EKS reads when it admits a pod.
-    expected = {NAMESPACE, EXTERNAL, ROLE_POLICY}
+    # the association, which EKS reads when it admits a pod; the Vault secret's KV version is
+    # the secrets revision the pods carry.
+    expected = {NAMESPACE, EXTERNAL, SECRET, ROLE_POLICY}
     expected |= {ROLE} if mode == "irsa" else {ASSOCIATION}
     assert waits_for == expected
     assert {run.by_urn(u).type for u in run.one(ROLE_POLICY).dependencies} == {ROLE}

@@ -950,7 +950,7 @@ def test_ci_stack_settings_reads_the_context_and_vault_address_from_the_stack_fi
     stack_file = YAML(typ="safe", pure=True).load((REPO / f"Pulumi.{stack}.yaml").read_text())
     assert outputs == {
         "kube_context": stack_file["config"]["kubernetes:context"],
-        "vault_address": stack_file["config"]["vault:address"],
+        "vault_address": stack_file["config"]["qtap:vault"]["address"],
     }
 
 
