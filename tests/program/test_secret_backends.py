@@ -408,3 +408,28 @@ def test_preview_registers_the_same_graph_with_unknown_revisions(tmp_path: Path,
     )
     annotations = preview.one(RELEASE).inputs["values"]["podAnnotations"]
     assert isinstance(annotations[REVISION], Unknown)
+
+
+@pytest.mark.parametrize(
+    ("backend", "mode", "delivery_type"),
+    [
+        (VSO, "argocd", "kubernetes:argoproj.io/v1alpha1:Application"),
+        (SEALED, "flux", "kubernetes:helm.toolkit.fluxcd.io/v2:HelmRelease"),
+    ],
+)
+def test_gitops_delivery_waits_for_each_backends_secret(
+    tmp_path: Path, backend, mode, delivery_type
+):
+    project = backend_project(tmp_path, "staging", backend)
+    run = run_stack(
+        "staging", project, config_overrides={"qtap:delivery": json.dumps({"mode": mode})}
+    )
+    assert run.error is None, run.error
+    writer = run.one(STATIC if backend == VSO else SEALED_SECRET)
+    delivery = run.one(delivery_type)
+    assert writer.urn in delivery.dependencies
+    assert not run.of_type(RELEASE)
+    text = json.dumps(redact(delivery.inputs), default=str)
+    assert REVISION in text
+    if backend == VSO:
+        assert '"fullnameOverride": "qtap"' in text
