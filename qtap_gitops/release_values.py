@@ -76,7 +76,16 @@ def check_chart_values(
         key = f"qtap:chart.values.{path}"
         line, column = position_of(positions, key)
         problems.append(
-            Problem(Severity.ERROR, "chart-values", source, line, column, key, message, fix)
+            Problem(
+                severity=Severity.ERROR,
+                code="chart-values",
+                file=source,
+                line=line,
+                column=column,
+                yaml_path=key,
+                message=message,
+                fix=fix,
+            )
         )
 
     for key, value in values.items():
@@ -163,15 +172,15 @@ def check_extra_env_against_bindings(
         if isinstance(item, dict) and item.get("name") in bound:
             problems.append(
                 Problem(
-                    Severity.ERROR,
-                    "chart-values",
-                    source,
-                    None,
-                    None,
-                    f"qtap:chart.values.extraEnv[{index}]",
-                    f"{item['name']} is filled from the Kubernetes Secret {SECRET_NAME} because the "
+                    severity=Severity.ERROR,
+                    code="chart-values",
+                    file=source,
+                    line=None,
+                    column=None,
+                    yaml_path=f"qtap:chart.values.extraEnv[{index}]",
+                    message=f"{item['name']} is filled from the Kubernetes Secret {SECRET_NAME} because the "
                     "snapshot references it",
-                    "remove this entry",
+                    fix="remove this entry",
                 )
             )
     return problems

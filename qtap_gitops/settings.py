@@ -277,14 +277,14 @@ class _Parser:
         line, column = position_of(self.raw.positions, f"{NAMESPACE}:{key}")
         self.problems.append(
             Problem(
-                Severity.ERROR,
-                code,
-                self.raw.source,
-                line,
-                column,
-                f"{NAMESPACE}:{key}",
-                message,
-                fix,
+                severity=Severity.ERROR,
+                code=code,
+                file=self.raw.source,
+                line=line,
+                column=column,
+                yaml_path=f"{NAMESPACE}:{key}",
+                message=message,
+                fix=fix,
             )
         )
 
