@@ -20,7 +20,7 @@ from .bindings import (
 )
 from .problems import ContractError, Problem
 from .release_values import check_chart_values, check_extra_env_against_bindings
-from .settings import RawStackConfig, StackSettings, check_settings
+from .settings import RawStackConfig, StackSettings, check_settings, kms_region_problems
 from .snapshot import Snapshot, check_snapshot
 
 
@@ -75,6 +75,7 @@ def check_deployment(
     if snapshot is None:
         return report
 
+    report.problems.extend(kms_region_problems(settings, snapshot, raw.positions))
     bindings, binding_problems = derive_bindings(snapshot)
     report.problems.extend(binding_problems)
     report.problems.extend(
