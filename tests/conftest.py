@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+import tests.hypothesis_profiles  # noqa: F401 - registers and loads the Hypothesis profile
+
 REPO = Path(__file__).resolve().parent.parent
 # The real ESO CRDs and the qtap chart's values.yaml, which some tests check against, live in
 # the workspace's shared/ folder beside the checkout (CI lays a copy there); they are read in
