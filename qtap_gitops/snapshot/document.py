@@ -20,6 +20,7 @@ from ..yamlsource import View, parse_yaml
 from .model import MAX_SNAPSHOT_BYTES, Context, Snapshot, SnapshotReport, unknown_keys
 from .rules import check_control, check_rulekit, check_tags
 from .services import check_services, check_store_links
+from .shapes import CONFIG, decode
 from .stacks import check_stacks
 from .tap import check_tap
 
@@ -97,6 +98,7 @@ def check_snapshot_bytes(raw: bytes, file: str, *, strict: bool = False) -> Snap
     root = parsed.view(file, problems)
     if root is not None:
         check_root(ctx, root)
+    problems = _unique(problems)
     if strict:
         problems = [p.as_error() for p in problems]
     if root is None or any(p.is_error for p in problems):
@@ -212,6 +214,10 @@ def check_root(ctx: Context, root: View) -> None:
         )
         return
     check_version(root)
+    # The Go-struct walk reports into its own list: a part checker's more precise problem at
+    # the same path (a literal credential, a bad version) wins over "cannot decode".
+    shapes: list[Problem] = []
+    decode(View(root.node, (), root.line, root.column, root.file, shapes), CONFIG)
     unknown_keys(root, qs.ROOT_KEYS, "the snapshot root")
     services = root.get("services")
     if services is not None and services.optional_mapping("services"):
@@ -229,6 +235,8 @@ def check_root(ctx: Context, root: View) -> None:
         check_rulekit(root.child("rulekit"))
     if services is not None and services.is_mapping:
         check_store_links(ctx, root.child("services"))
+    covered = {p.yaml_path for p in ctx.problems if p.is_error}
+    ctx.problems.extend(p for p in shapes if p.yaml_path not in covered)
 
 
 def check_version(root: View) -> None:
@@ -250,6 +258,18 @@ def check_version(root: View) -> None:
             f"version is {at.describe()}; this program reads version 2 snapshots only",
             fix,
         )
+
+
+def _unique(problems: list[Problem]) -> list[Problem]:
+    """Problems once each: the Go-struct walk and a part checker may find the same wrong type."""
+    seen: set[tuple[object, ...]] = set()
+    out = []
+    for p in problems:
+        key = (p.code, p.line, p.column, p.yaml_path) if p.code == "wrong-type" else (p,)
+        if key not in seen:
+            seen.add(key)
+            out.append(p)
+    return out
 
 
 def _problem(

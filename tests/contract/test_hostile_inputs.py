@@ -421,3 +421,47 @@ def test_a_billion_laughs_stack_file_is_refused(tmp_path: Path):
     raw, problems = load_stack_config(find_project(project), "dev")
     assert raw is None
     assert [p.code for p in problems] == ["yaml-too-large"]
+
+
+# -- every field decodes into its Go type, whatever the store's type ---------------------------
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "path"),
+    [
+        # ServiceObjectStore inlines the s3, qpoint and otel configs: every field is decoded.
+        (
+            "      insecure: false\n",
+            "      insecure: false\n      tls: {enabled: maybe}\n",
+            "services.object_stores[0].tls.enabled",
+        ),
+        (
+            "      insecure: false\n",
+            "      insecure: false\n      url: [a]\n",
+            "services.object_stores[0].url",
+        ),
+        (
+            "      insecure: false\n",
+            "      insecure: false\n      event_store: {disabled: 2}\n",
+            "services.object_stores[0].event_store.disabled",
+        ),
+        (
+            "      url: https://api-pulse.qpoint.io\n",
+            "      url: https://api-pulse.qpoint.io\n      service_name: [a]\n",
+            "services.event_stores[0].service_name",
+        ),
+        (
+            "  ignore_loopback: true\n",
+            "  ignore_loopback: true\n  endpoints: {a: b}\n",
+            "tap.endpoints",
+        ),
+        (
+            "      - container-runtimes\n",
+            "      - container-runtimes\n    custom: [{exe: x, only: data}]\n",
+            "tap.filters.custom[0].only",
+        ),
+    ],
+)
+def test_fields_decode_into_their_go_types_whatever_the_store_type(old, new, path):
+    report = check(replace(old, new))
+    assert [(p.code, p.yaml_path) for p in report.errors] == [("wrong-type", path)]
