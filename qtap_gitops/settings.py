@@ -312,7 +312,7 @@ class _Parser:
             return None
         try:
             value = json.loads(text)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
             value = text
         if not isinstance(value, dict):
             shown = "a value (not shown)" if self.is_secret(key) else _describe(value)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .problems import Problem, Severity
+from .problems import Problem, Severity, cap_problems
 from .settings import RawStackConfig
 from .yamlsource import View, parse_yaml
 
@@ -73,7 +73,7 @@ def find_project(start: Path) -> Project:
             except (OSError, UnicodeDecodeError) as exc:
                 raise ProjectError(f"{project_file} cannot be read as UTF-8 text: {exc}") from None
             parsed = parse_yaml(text, PROJECT_FILE, what="project file")
-            errors = [p for p in parsed.problems if p.is_error]
+            errors = cap_problems([p for p in parsed.problems if p.is_error], PROJECT_FILE)
             if errors:
                 raise ProjectError("\n".join(p.format() for p in errors))
             root = parsed.root.value() if parsed.root is not None else None
@@ -189,7 +189,7 @@ def load_stack_config(project: Project, stack: str) -> tuple[RawStackConfig | No
     problems = list(parsed.problems)
     root = parsed.view(display, problems)
     if root is None or problems:
-        return None, problems
+        return None, cap_problems(problems, display)
     if not root.is_mapping:
         return None, [
             problem(

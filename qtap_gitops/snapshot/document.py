@@ -15,7 +15,7 @@ import re
 from pathlib import Path
 
 from .. import qtap_schema as qs
-from ..problems import ContractError, Problem, Severity
+from ..problems import ContractError, Problem, Severity, cap_problems
 from ..yamlsource import View, parse_yaml
 from .model import MAX_SNAPSHOT_BYTES, Context, Snapshot, SnapshotReport, unknown_keys
 from .rules import check_control, check_rulekit, check_tags
@@ -98,7 +98,7 @@ def check_snapshot_bytes(raw: bytes, file: str, *, strict: bool = False) -> Snap
     root = parsed.view(file, problems)
     if root is not None:
         check_root(ctx, root)
-    problems = _unique(problems)
+    problems = cap_problems(_unique(problems), file)
     if strict:
         problems = [p.as_error() for p in problems]
     if root is None or any(p.is_error for p in problems):

@@ -465,3 +465,11 @@ def test_a_billion_laughs_stack_file_is_refused(tmp_path: Path):
 def test_fields_decode_into_their_go_types_whatever_the_store_type(old, new, path):
     report = check(replace(old, new))
     assert [(p.code, p.yaml_path) for p in report.errors] == [("wrong-type", path)]
+
+
+def test_a_flood_of_problems_is_capped_with_a_count_of_the_rest():
+    report = check(BASE + "x:\n" + "".join("  k: v\n" for _ in range(500)))
+    assert len(report.problems) == 101
+    assert report.problems[-1].code == "too-many-problems"
+    # 499 duplicate keys and the unknown key x: 100 shown, 400 counted
+    assert report.problems[-1].message.startswith("400 more")
