@@ -163,6 +163,8 @@ def resolve_plain(text: str) -> tuple[str, Any]:
     if not text or text[0] not in "+-.0123456789":
         return STR, text
     plain = text.replace("_", "")
+    if len(plain) > 100:  # beyond any int64 or float64 literal Go would accept as such
+        return STR, text
     match = _GO_INT.fullmatch(plain)
     if match:
         sign, body = match.groups()
@@ -172,7 +174,9 @@ def resolve_plain(text: str) -> tuple[str, Any]:
         if _INT64[0] <= number <= _INT64[1]:
             return INT, number
     if _YAML_FLOAT.fullmatch(plain):
-        return FLOAT, float(plain)
+        number = float(plain)
+        # Go's ParseFloat fails with ErrRange on overflow, and yaml.v3 then keeps a string.
+        return (FLOAT, number) if math.isfinite(number) else (STR, text)
     return STR, text
 
 

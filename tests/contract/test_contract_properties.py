@@ -75,6 +75,7 @@ scalars = st.one_of(
             ">",
         ]
     ),
+    st.sampled_from(["9" * 5000, "0x" + "f" * 5000, "1e999", "-" + "1" * 30, "0b" + "1" * 70]),
     st.text(max_size=12),
     st.text(alphabet=st.characters(codec="utf-8"), max_size=8),
     st.integers(),

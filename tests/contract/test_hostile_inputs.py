@@ -473,3 +473,9 @@ def test_a_flood_of_problems_is_capped_with_a_count_of_the_rest():
     assert report.problems[-1].code == "too-many-problems"
     # 499 duplicate keys and the unknown key x: 100 shown, 400 counted
     assert report.problems[-1].message.startswith("400 more")
+
+
+@pytest.mark.parametrize("number", ["9" * 5000, "1e999", "0x" + "f" * 5000])
+def test_huge_numbers_are_strings_as_in_go_not_a_conversion_error(number):
+    report = check(replace("version: 2", f"version: {number}") + f"x: [{number}]\n")
+    assert error_codes(report) == ["version"]
