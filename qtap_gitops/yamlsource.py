@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -174,9 +174,9 @@ def resolve_plain(text: str) -> tuple[str, Any]:
         if _INT64[0] <= number <= _INT64[1]:
             return INT, number
     if _YAML_FLOAT.fullmatch(plain):
-        number = float(plain)
+        real = float(plain)
         # Go's ParseFloat fails with ErrRange on overflow, and yaml.v3 then keeps a string.
-        return (FLOAT, number) if math.isfinite(number) else (STR, text)
+        return (FLOAT, real) if math.isfinite(real) else (STR, text)
     return STR, text
 
 
@@ -784,6 +784,3 @@ class View:
 
     def plain_value(self) -> Any:
         return self.node.value()
-
-
-Reporter = Callable[[View, str, str, str], None]

@@ -12,7 +12,6 @@ from ..aws_names import (
     endpoint_region,
     is_aws_endpoint,
     is_region,
-    partition_for_region,
 )
 from ..yamlsource import View, quote
 from .model import Context, EnvReference, ReferenceRole, S3Store, one_of, text_of, unknown_keys
@@ -259,14 +258,6 @@ def check_s3(ctx: Context, store: View, ident: str | None) -> None:
             )
         elif named_region and not region:
             effective_region = named_region
-        elif not named_region and region and partition_for_region(region) != "aws":
-            store.value_at("region").error(
-                "s3-region-mismatch",
-                f"region {quote(region)} is in the {partition_for_region(region)} partition, "
-                f"which {quote(endpoint or 's3.amazonaws.com')} does not serve",
-                f"set endpoint to the region's own endpoint, s3.{region}.amazonaws.com"
-                + (".cn" if region.startswith("cn-") else ""),
-            )
         if not region and not named_region:
             store.warn(
                 "s3-region-default",
