@@ -312,7 +312,7 @@ class _Parser:
             return None
         try:
             value = json.loads(text)
-        except (json.JSONDecodeError, RecursionError):
+        except (ValueError, RecursionError):  # not JSON, too deep, or a 5000-digit number
             value = text
         if not isinstance(value, dict):
             shown = "a value (not shown)" if self.is_secret(key) else _describe(value)

@@ -479,3 +479,8 @@ def test_a_flood_of_problems_is_capped_with_a_count_of_the_rest():
 def test_huge_numbers_are_strings_as_in_go_not_a_conversion_error(number):
     report = check(replace("version: 2", f"version: {number}") + f"x: [{number}]\n")
     assert error_codes(report) == ["version"]
+
+
+def test_a_setting_holding_a_5000_digit_number_is_a_problem_not_a_traceback():
+    errors = settings_errors(chart="9" * 5000)
+    assert {p.yaml_path for p in errors} == {"qtap:chart"}
