@@ -42,7 +42,8 @@ PathPart = str | int
 Position = tuple[int | None, int | None]
 
 MAX_DEPTH = 64
-MAX_NODES = 20_000
+MAX_NODES = 10_000
+MAX_PARSE_PROBLEMS = 200
 
 _PLAIN_KEY = re.compile(r"[A-Za-z0-9_\-]+", re.ASCII)
 # Characters YAML does not allow in a stream (YAML 1.1/1.2 "c-printable"), libyaml's test.
@@ -223,6 +224,21 @@ class _Composer:
     def error(
         self, code: str, line: int | None, column: int | None, message: str, fix: str
     ) -> None:
+        if len(self.problems) >= MAX_PARSE_PROBLEMS:
+            self.problems.append(
+                Problem(
+                    severity=Severity.ERROR,
+                    code="too-many-problems",
+                    file=self.file,
+                    line=line,
+                    column=column,
+                    yaml_path="",
+                    message=f"the {self.what} has more than {MAX_PARSE_PROBLEMS} YAML problems; "
+                    "reading stopped here",
+                    fix="correct the ones shown first, or export the file again",
+                )
+            )
+            raise _LimitError
         self.problems.append(
             Problem(
                 severity=Severity.ERROR,
@@ -556,7 +572,8 @@ def parse_yaml(text: str, file: str, *, what: str) -> ParsedYaml:
                 fix="put the full YAML content in the file",
             )
         )
-    if any(p.code in ("yaml-too-large", "yaml-too-deep", "yaml-alias-recursive") for p in problems):
+    fatal = ("yaml-too-large", "yaml-too-deep", "yaml-alias-recursive", "too-many-problems")
+    if any(p.code in fatal for p in problems):
         root = None
     return ParsedYaml(root, problems)
 

@@ -468,11 +468,17 @@ def test_fields_decode_into_their_go_types_whatever_the_store_type(old, new, pat
 
 
 def test_a_flood_of_problems_is_capped_with_a_count_of_the_rest():
-    report = check(BASE + "x:\n" + "".join("  k: v\n" for _ in range(500)))
+    report = check(BASE + "".join(f"unknown{i}: v\n" for i in range(500)))
     assert len(report.problems) == 101
     assert report.problems[-1].code == "too-many-problems"
-    # 499 duplicate keys and the unknown key x: 100 shown, 400 counted
     assert report.problems[-1].message.startswith("400 more")
+
+
+def test_reading_stops_after_two_hundred_yaml_problems():
+    report = check(BASE + "x:\n" + "".join("  k: v\n" for _ in range(5000)))
+    assert report.snapshot is None
+    assert report.errors[-1].code == "too-many-problems"
+    assert len(report.problems) <= 101
 
 
 @pytest.mark.parametrize("number", ["9" * 5000, "1e999", "0x" + "f" * 5000])
