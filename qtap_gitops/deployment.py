@@ -18,7 +18,9 @@ from .bindings import (
     unresolved_sources,
     unused_secrets,
 )
+from .identity import check_identity
 from .problems import ContractError, Problem
+from .provider_settings import ProviderSettings, check_provider_settings
 from .release_values import check_chart_values, check_extra_env_against_bindings
 from .settings import RawStackConfig, StackSettings, check_settings, kms_region_problems
 from .snapshot import Snapshot, check_snapshot
@@ -31,6 +33,8 @@ class Deployment:
     bindings: tuple[EnvBinding, ...]
     warnings: tuple[Problem, ...]
     pending: tuple[Problem, ...] = ()
+    providers: ProviderSettings | None = None
+    """Settings of the explicit providers (kubernetes:context, aws:region, regions)."""
 
     @property
     def stack(self) -> str:
@@ -62,7 +66,12 @@ def check_deployment(
     if settings is None:
         return report
     report.problems.extend(
-        check_chart_values(settings.chart.values, settings.source, raw.positions)
+        check_chart_values(
+            settings.chart.values,
+            settings.source,
+            raw.positions,
+            identity=settings.object_store.identity,
+        )
     )
 
     snapshot_report = check_snapshot(
@@ -78,6 +87,8 @@ def check_deployment(
     report.problems.extend(kms_region_problems(settings, snapshot, raw.positions))
     bindings, binding_problems = derive_bindings(snapshot)
     report.problems.extend(binding_problems)
+    # Keyless S3: keys vs workload identity, snapshot against settings.
+    report.problems.extend(check_identity(settings, snapshot, raw.positions))
     report.problems.extend(
         check_extra_env_against_bindings(settings.chart.values, bindings, settings.source)
     )
@@ -87,6 +98,10 @@ def check_deployment(
     report.problems.extend(conflicting_secret_env(bindings, inventory))
     report.problems.extend(unused_secrets(snapshot, bindings, inventory))
     missing = unresolved_sources(snapshot, bindings, inventory)
+    providers, provider_problems = check_provider_settings(
+        raw, settings, (store.region for store in snapshot.aws_stores)
+    )
+    report.problems.extend(provider_problems)
     if require_secrets:
         report.problems.extend(missing)
     else:
@@ -99,6 +114,7 @@ def check_deployment(
         bindings=tuple(bindings),
         warnings=tuple(report.warnings),
         pending=tuple(report.pending),
+        providers=providers,
     )
     return report
 

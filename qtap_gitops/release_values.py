@@ -18,7 +18,10 @@ from typing import Any
 from .bindings import EnvBinding
 from .problems import Problem, Severity
 from .qtap_schema import CHART_MANAGED_ENV
-from .settings import position_of
+from .settings import IdentityMode, position_of
+
+# The annotation IRSA reads on a ServiceAccount (aws/amazon-eks-pod-identity-webhook).
+IRSA_ROLE_ANNOTATION = "eks.amazonaws.com/role-arn"
 
 SECRET_NAME = "qtap-secrets"
 SNAPSHOT_CHECKSUM_ANNOTATION = "checksum/qtap-config"
@@ -67,9 +70,16 @@ _OWNED = {
 
 
 def check_chart_values(
-    values: Mapping[str, Any], source: str, positions: Mapping[str, tuple[int, int]]
+    values: Mapping[str, Any],
+    source: str,
+    positions: Mapping[str, tuple[int, int]],
+    *,
+    identity: IdentityMode | None = None,
 ) -> list[Problem]:
-    """Problems with `qtap:chart.values` (unknown keys, program-owned keys, bad enums)."""
+    """Problems with `qtap:chart.values` (unknown keys, program-owned keys, bad enums).
+
+    With a workload identity, `serviceAccount` is the program's too: the role's trust or the
+    Pod Identity association names exactly the ServiceAccount the program sets there."""
     problems: list[Problem] = []
 
     def error(path: str, message: str, fix: str) -> None:
@@ -94,6 +104,15 @@ def check_chart_values(
                 key,
                 f"the qtap chart defines no value {key!r}; Helm would ignore it silently",
                 "remove it or correct the spelling (see the chart's values.yaml)",
+            )
+            continue
+        if key == "serviceAccount" and identity is not None:
+            error(
+                key,
+                f"serviceAccount cannot be set here with qtap:objectStore.identity "
+                f"{identity.value}: the program sets it to the ServiceAccount the agent's IAM "
+                "role is bound to",
+                "remove qtap:chart.values.serviceAccount",
             )
             continue
         if key in _OWNED:
@@ -204,6 +223,26 @@ def secret_env_var(binding: EnvBinding) -> dict[str, Any]:
         "name": binding.name,
         "valueFrom": {"secretKeyRef": {"name": SECRET_NAME, "key": binding.name}},
     }
+
+
+def service_account_values(
+    identity: IdentityMode, service_account: str, role_arn: Any
+) -> dict[str, Any]:
+    """The chart's `serviceAccount` for a workload identity: created under a fixed name (the one
+    the role's trust or the Pod Identity association names); with IRSA annotated with the role
+    ARN (`role_arn` may be a pulumi Output), which the EKS Pod Identity webhook turns into
+    AWS_ROLE_ARN and AWS_WEB_IDENTITY_TOKEN_FILE in the pod."""
+    values: dict[str, Any] = {"create": True, "name": service_account}
+    if identity is IdentityMode.IRSA:
+        values["annotations"] = {IRSA_ROLE_ANNOTATION: role_arn}
+    return values
+
+
+def with_service_account(
+    values: Mapping[str, Any], service_account: Mapping[str, Any]
+) -> dict[str, Any]:
+    """`values` (from `release_values`) with the program's `serviceAccount`."""
+    return {**values, "serviceAccount": dict(service_account)}
 
 
 def release_values(

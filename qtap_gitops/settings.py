@@ -439,7 +439,7 @@ class _Parser:
         vault: VaultSettings | None = None
         if secrets.backend.uses_vault:
             vault = self.vault()
-        elif self.object("vault") is not None:
+        elif self.object("vault"):  # {} is the CLI-applied default of Pulumi.yaml
             self.error(
                 "vault",
                 f"does not apply: the {secrets.backend} backend keeps no secret in Vault",

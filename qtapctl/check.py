@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from typing import TextIO
 
 from qtap_gitops.deployment import DeploymentReport, check_deployment
+from qtap_gitops.esc import PROVIDED_CODE, load_stack_environments, split_pending
+from qtap_gitops.identity import describe_identity
 from qtap_gitops.problems import Problem, Severity, format_problems
 from qtap_gitops.stackfile import Project, load_stack_config
 
@@ -21,7 +23,18 @@ def check_stack(project: Project, stack: str, *, require_secrets: bool) -> Deplo
     raw, problems = load_stack_config(project, stack)
     if raw is None:
         return DeploymentReport(stack, problems=problems)
-    return check_deployment(raw, project.directory, require_secrets=require_secrets)
+    # Secrets an imported Pulumi ESC environment may hold are provided at deploy time, not
+    # missing; --require-secrets accepts them (see qtap_gitops/esc.py).
+    path = project.stack_file(stack)
+    environments, env_problems = load_stack_environments(path, project.display(path))
+    if env_problems:
+        return DeploymentReport(stack, problems=env_problems)
+    report = check_deployment(
+        raw, project.directory, require_secrets=require_secrets and not environments
+    )
+    missing, provided = split_pending(report.pending, environments)
+    report.pending = missing + provided
+    return report
 
 
 def cross_stack_problems(reports: Sequence[DeploymentReport]) -> list[Problem]:
@@ -94,9 +107,19 @@ def render_report(report: DeploymentReport, out: TextIO) -> None:
             )
         if not deployment.bindings:
             out.write("     (the snapshot references no env variables)\n")
-    if report.pending:
+        identity = describe_identity(deployment.settings, snapshot)
+        if identity:  # keyless S3: which role serves which store
+            out.write("   workload identity (no static AWS key):\n")
+            out.write("".join(f"     {line}\n" for line in identity))
+    to_set = [p for p in report.pending if p.code != PROVIDED_CODE]
+    from_environment = [p for p in report.pending if p.code == PROVIDED_CODE]
+    if to_set:
         out.write("   secrets to set before `pulumi up` (not stored in the stack file):\n")
-        for problem in report.pending:
+        for problem in to_set:
+            out.write(f"     - {problem.message}\n       {problem.fix}\n")
+    if from_environment:
+        out.write("   secrets provided at deploy time by Pulumi ESC (not checked offline):\n")
+        for problem in from_environment:
             out.write(f"     - {problem.message}\n       {problem.fix}\n")
     if report.problems:
         out.write("   " + format_problems(report.problems).replace("\n", "\n   ") + "\n")

@@ -47,6 +47,8 @@ class StackDiff:
     snapshot: list[Change] = field(default_factory=list)
     error_before: str | None = None
     error_after: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    """Day-2 consequences a reviewer must not miss (see `day2_warnings`)."""
 
     @property
     def changed(self) -> bool:
@@ -149,6 +151,7 @@ def diff_stack(
             if changes:
                 result.resources.append(ResourceChange(path, b.type, "changed", changes))
     result.outputs = diff_values(before.outputs if before else {}, after.outputs if after else {})
+    result.warnings = day2_warnings(before, after)
 
     new_file = snapshot_path(new_project, stack) if new_project else None
     old_file = snapshot_path(old_project, stack) if old_project else None
@@ -165,7 +168,63 @@ def _resource_view(resource: Any) -> dict[str, Any]:
         "inputs": resource.inputs,
         "protect": resource.protect,
         "retainOnDelete": resource.retain_on_delete,
+        "replacementTrigger": resource.replacement_trigger,
     }
+
+
+# -- day-2 warnings (buckets leaving the stack, the release replaced) ------------------------
+
+BUCKET = "aws:s3/bucket:Bucket"
+HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
+
+
+def day2_warnings(before: StackPlan | None, after: StackPlan | None) -> list[str]:
+    """What a change does that no table row says loudly enough.
+
+    A plan sees one revision; only a diff sees a bucket that was there and is gone, so the
+    warning lives here. Buckets are retained on delete in every stack (components/object_store):
+    Pulumi forgets them and AWS keeps them, data and protections included.
+    """
+    if before is None or after is None or before.error or after.error:
+        return []
+    warnings: list[str] = []
+    old, new = before.by_path(), after.by_path()
+    kept = {r.inputs.get("bucket") for r in new.values() if r.type == BUCKET}
+    for resource in old.values():
+        bucket = resource.inputs.get("bucket")
+        if resource.type != BUCKET or bucket in kept:
+            continue
+        warnings.append(
+            f"bucket {bucket} leaves the stack: it is NOT deleted. Pulumi stops managing it and "
+            "AWS keeps it with its data, encryption, public access block, lifecycle and TLS "
+            "policy (retainOnDelete)."
+            + (
+                " It is protected: the update stops until it is unprotected "
+                "(pulumi state unprotect '<urn>'), then it is kept the same way."
+                if resource.protect
+                else ""
+            )
+            + " To delete it on purpose, empty it (every object version) and delete it with the "
+            "AWS CLI after this change is deployed; see README, Day 2."
+        )
+    for path, resource in new.items():
+        previous = old.get(path)
+        if resource.type != HELM_RELEASE or previous is None:
+            continue
+        moved = [
+            key
+            for key in ("name", "namespace")
+            if previous.inputs.get(key) != resource.inputs.get(key)
+        ]
+        if moved:
+            warnings.append(
+                f"the Helm release is REPLACED ({', '.join(moved)}: "
+                + ", ".join(f"{previous.inputs.get(k)} -> {resource.inputs.get(k)}" for k in moved)
+                + "): the old release is deleted first (deleteBeforeReplace, the agent binds a "
+                "host port on every node), so the agent stops capturing on every node until "
+                "the new release is ready."
+            )
+    return warnings
 
 
 def run_diff(
@@ -214,6 +273,9 @@ def render_markdown(base: str, head: str, diffs: Sequence[StackDiff]) -> str:
             out.write(f"```text\n{diff.error_after}\n```\n\n")
         elif diff.error_before:
             out.write("This change fixes a stack that could not be planned before.\n\n")
+        for warning in diff.warnings:
+            one_line = warning.replace("|", "\\|").replace("\n", " ")
+            out.write(f"> **Warning:** {one_line}\n\n")
         counts = {
             k: sum(r.kind == k for r in diff.resources) for k in ("added", "removed", "changed")
         }
@@ -262,6 +324,8 @@ def render_text(base: str, head: str, diffs: Sequence[StackDiff]) -> str:
         out.write(f"=== stack {diff.stack}\n")
         if diff.error_after:
             out.write("  breaks the stack:\n    " + diff.error_after.replace("\n", "\n    ") + "\n")
+        for warning in diff.warnings:
+            out.write(f"  warning: {warning}\n")
         for resource in diff.resources:
             sign = {"added": "+", "removed": "-", "changed": "~"}[resource.kind]
             out.write(f"  {sign} {resource.type}  {resource.path}\n")
@@ -308,6 +372,7 @@ def render_json(base: str, head: str, diffs: Sequence[StackDiff]) -> str:
                 "outputs": [change(c) for c in d.outputs],
                 "snapshot": {"file": d.snapshot_file, "changes": [change(c) for c in d.snapshot]},
                 "errorAfter": d.error_after,
+                "warnings": d.warnings,
             }
             for d in diffs
             if d.changed

@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import TextIO
 
 from qtap_gitops.bindings import SecretInventory, derive_bindings, unresolved_sources
+from qtap_gitops.esc import load_stack_environments, split_pending
+from qtap_gitops.identity import check_identity
 from qtap_gitops.problems import format_problems
 from qtap_gitops.settings import check_settings
 from qtap_gitops.snapshot import check_snapshot_bytes
@@ -47,6 +49,8 @@ def import_snapshot(project: Project, stack: str, raw: bytes, source: str, out: 
     if report.snapshot is not None:
         _, binding_problems = derive_bindings(report.snapshot)
         refused += binding_problems
+        # Keyless S3: a store without keys needs the stack's workload identity, and vice versa.
+        refused += check_identity(settings, report.snapshot, config.positions if config else {})
     if refused:
         out.write(format_problems(report.problems + refused[len(report.errors) :]) + "\n")
         out.write(f"import refused: {settings.snapshot_path} is unchanged\n")
@@ -73,7 +77,14 @@ def import_snapshot(project: Project, stack: str, raw: bytes, source: str, out: 
     inventory = SecretInventory(
         stack, settings.source, settings.registration_token_set, settings.secret_env_names
     )
-    for pending in unresolved_sources(report.snapshot, bindings, inventory):
+    stack_file = project.stack_file(stack)
+    environments, _ = load_stack_environments(stack_file, project.display(stack_file))
+    missing, provided = split_pending(
+        unresolved_sources(report.snapshot, bindings, inventory), environments
+    )
+    for pending in missing:
         out.write(f"secret to set before deploy: {pending.message}\n  {pending.fix}\n")
+    for pending in provided:
+        out.write(f"secret provided at deploy time: {pending.message}\n  {pending.fix}\n")
     out.write("review with './scripts/qtap diff', then commit the snapshot\n")
     return 0

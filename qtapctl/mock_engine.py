@@ -105,6 +105,10 @@ class Registration:
     protect: bool
     retain_on_delete: bool
     additional_secret_outputs: tuple[str, ...]
+    provider: str | None = None
+    """The provider reference (`urn::id`) the resource names; None means a default provider."""
+    delete_before_replace: bool = False
+    replacement_trigger: Any = None
 
 
 @dataclass
@@ -155,6 +159,9 @@ class FakeCloud(pulumi_mocks.Mocks):
         self.secret_access_key = secret_access_key or (
             lambda name: "mock/" + hashlib.sha256(("secret:" + name).encode()).hexdigest()[:35]
         )
+        # Vault KV v2 bumps a secret's version on every write of new data; one FakeCloud used
+        # for several runs remembers what it holds, like the real Vault between two `pulumi up`.
+        self.kv_secrets: dict[str, tuple[Any, int]] = {}
 
     def new_resource(
         self, args: pulumi_mocks.MockResourceArgs
@@ -170,6 +177,25 @@ class FakeCloud(pulumi_mocks.Mocks):
                 "arn": f"arn:aws:iam::123456789012:user{inputs.get('path', '/')}{user}",
                 "uniqueId": "AIDA" + hashlib.sha256(user.encode()).hexdigest()[:16].upper(),
             }
+        if args.typ == "aws:iam/role:Role":
+            role = inputs.get("name", args.name)
+            if self.preview:  # the ARN is known once the role exists
+                return "", inputs
+            return role, {
+                **inputs,
+                "arn": f"arn:aws:iam::123456789012:role{inputs.get('path', '/')}{role}",
+                "uniqueId": "AROA" + hashlib.sha256(role.encode()).hexdigest()[:16].upper(),
+            }
+        if args.typ == "vault:kv/secretV2:SecretV2":
+            path = f"{inputs.get('mount')}/data/{inputs.get('name')}"
+            if self.preview:
+                # The provider reads the version back after the write: unknown in a preview.
+                return path, {**inputs, "path": path}
+            data, version = self.kv_secrets.get(path, (None, 0))
+            if data != inputs.get("dataJson"):
+                version += 1
+                self.kv_secrets[path] = (inputs.get("dataJson"), version)
+            return path, {**inputs, "path": path, "metadata": {"version": str(version)}}
         if args.typ == "aws:iam/accessKey:AccessKey":
             if self.preview:
                 return "", {**inputs, "status": "Active"}
@@ -211,6 +237,11 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 protect=bool(request.protect),
                 retain_on_delete=bool(request.retainOnDelete),
                 additional_secret_outputs=tuple(request.additionalSecretOutputs),
+                provider=request.provider or None,
+                delete_before_replace=bool(request.deleteBeforeReplace),
+                replacement_trigger=_decode(json_format.MessageToDict(request.replacement_trigger))
+                if request.HasField("replacement_trigger")
+                else None,
             )
         )
         return response

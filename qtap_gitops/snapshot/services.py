@@ -273,14 +273,10 @@ def check_s3(ctx: Context, store: View, ident: str | None) -> None:
                 "requests, so every upload would fail",
                 "set 'insecure: false'",
             )
-        if access is None:
-            store.error(
-                "s3-aws-keys",
-                "this AWS s3 store has no access_key/secret_key; this stack creates a "
-                "PutObject-only key for the bucket and hands it to Qtap through them",
-                "add 'access_key: {type: env, value: S3_ACCESS_KEY}' and "
-                "'secret_key: {type: env, value: S3_SECRET_KEY}' in Qplane",
-            )
+        # An AWS store without access_key/secret_key is keyless (Qtap uses the AWS
+        # credential chain): valid here, with access_key_env/secret_key_env None. Whether
+        # the stack serves it with a workload identity is checked against the settings
+        # (qtap_gitops/identity.py check_identity, code s3-aws-keys).
 
     access_env, secret_env = access if access else (None, None)
     if aws_managed:

@@ -408,13 +408,18 @@ def test_only_one_of_the_key_pair(dropped):
     assert "s3-key-pair" in codes(check(text))
 
 
-def test_aws_store_without_keys_is_refused():
+def test_aws_store_without_keys_is_a_keyless_store():
+    # Qtap then takes credentials from the AWS chain (IRSA, Pod Identity); whether the stack
+    # serves it with a workload identity is checked against the settings (test_identity.py).
     text = replace(
         "      access_key:\n        type: env\n        value: S3_ACCESS_KEY\n      secret_key:\n        type: env\n        value: S3_SECRET_KEY\n",
         "",
     )
-    problem = only_error(check(text), "s3-aws-keys")
-    assert "PutObject" in problem.message
+    report = check(text)
+    assert report.errors == [], [p.format() for p in report.errors]
+    (store,) = report.snapshot.aws_stores
+    assert (store.access_key_env, store.secret_key_env) == (None, None)
+    assert {ref.name for ref in report.snapshot.env_references} == {"REGISTRATION_TOKEN"}
 
 
 def test_access_url_missing():

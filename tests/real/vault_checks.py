@@ -334,8 +334,13 @@ def check_eso_sync(
     for item in external_secret["spec"]["data"]:
         ref = item["remoteRef"]
         try:
+            # ESO reads `?version=<n>` when remoteRef.version is set
+            # (external-secrets providers/v1/vault/client_get.go readSecret).
             read = client.secrets.kv.v2.read_secret_version(
-                path=ref["key"], mount_point=vault["path"], raise_on_deleted_version=True
+                path=ref["key"],
+                mount_point=vault["path"],
+                version=int(ref["version"]) if "version" in ref else None,
+                raise_on_deleted_version=True,
             )
         except hvac.exceptions.VaultError as error:
             problems.append(
