@@ -398,7 +398,7 @@ class _Parser:
             if prefix == NAMESPACE and key not in TOP_LEVEL_KEYS:
                 self.error(
                     key,
-                    f"unknown configuration key '{full_key}'",
+                    f"unknown configuration key {full_key!r}",
                     f"remove it or correct the spelling (known: {', '.join(TOP_LEVEL_KEYS)})",
                 )
 
