@@ -164,9 +164,9 @@ def resolve_plain(text: str) -> tuple[str, Any]:
     if not text or text[0] not in "+-.0123456789":
         return STR, text
     plain = text.replace("_", "")
-    if len(plain) > 100:  # beyond any int64 or float64 literal Go would accept as such
-        return STR, text
-    match = _GO_INT.fullmatch(plain)
+    # An integer literal of more than 100 characters is beyond uint64 anyway (and Python
+    # refuses to convert very long ones); Go then tries it as a float.
+    match = _GO_INT.fullmatch(plain) if len(plain) <= 100 else None
     if match:
         sign, body = match.groups()
         if len(body) > 1 and body[0] == "0" and body[1] in "01234567":
@@ -418,7 +418,8 @@ class _Composer:
         if node.kind == "scalar" and tag in _SCALAR_TAGS:
             if tag != STR:
                 resolved, _ = resolve_plain(node.text)
-                if resolved != tag:
+                # resolve.go: an integer is accepted as a !!float (converted).
+                if resolved != tag and not (tag == FLOAT and resolved == INT):
                     self.error(
                         "yaml-tag",
                         node.line,
