@@ -23,7 +23,13 @@ from .problems import ContractError, Problem
 from .provider_settings import ProviderSettings, check_provider_settings
 from .release_values import check_chart_values, check_extra_env_against_bindings
 from .sealing import certificate_problems
-from .settings import RawStackConfig, SecretsBackend, StackSettings, check_settings
+from .settings import (
+    RawStackConfig,
+    SecretsBackend,
+    StackSettings,
+    check_settings,
+    kms_region_problems,
+)
 from .snapshot import Snapshot, check_snapshot
 
 
@@ -92,6 +98,7 @@ def check_deployment(
     if snapshot is None:
         return report
 
+    report.problems.extend(kms_region_problems(settings, snapshot, raw.positions))
     bindings, binding_problems = derive_bindings(snapshot)
     report.problems.extend(binding_problems)
     # Keyless S3: keys vs workload identity, snapshot against settings.

@@ -21,10 +21,9 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
 from .problems import Problem, Severity
-from .yamlsource import Position, item_position, parse_yaml, value_position
+from .yamlsource import STR, Node, Position, View, parse_yaml
 
 ENVIRONMENT_KEY = "environment"
 PROVIDED_CODE = "secret-from-environment"
@@ -32,7 +31,7 @@ MISSING_CODE = "secret-missing"
 INLINE = "(inline definition)"
 
 # `project/name`, or a bare `name` (the default project), optionally `@version` or `@tag`.
-_NAME = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)?(@[A-Za-z0-9_.-]+)?$")
+_NAME = re.compile(r"[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)?(@[A-Za-z0-9_.-]+)?", re.ASCII)
 # The config key a secret-missing message names (bindings.unresolved_sources).
 _CONFIG_KEY = re.compile(r"qtap:(registrationToken|secretEnv\.[A-Za-z_][A-Za-z0-9_]*)")
 
@@ -56,32 +55,41 @@ class StackEnvironments:
 
 def _shape_problem(source: str, position: Position, message: str) -> Problem:
     return Problem(
-        Severity.ERROR,
-        "stack-environment",
-        source,
-        position[0],
-        position[1],
-        ENVIRONMENT_KEY,
-        message,
-        "list the imported environments by name, e.g. `environment: [qtap/dev]` "
+        severity=Severity.ERROR,
+        code="stack-environment",
+        file=source,
+        line=position[0],
+        column=position[1],
+        yaml_path=ENVIRONMENT_KEY,
+        message=message,
+        fix="list the imported environments by name, e.g. `environment: [qtap/dev]` "
         "(pulumi config env add qtap/dev --stack dev writes it)",
     )
 
 
-def _names(items: Any, source: str, position: Position) -> tuple[list[str], list[Problem]]:
+def _names(items: View | None, source: str, position: Position) -> tuple[list[str], list[Problem]]:
     names: list[str] = []
     problems: list[Problem] = []
-    if not isinstance(items, list):
+    if items is None or items.is_null:
+        return [], []
+    if not items.is_sequence:
         return [], [_shape_problem(source, position, "must be a list of names")]
-    for index, item in enumerate(items):
+    for index, item in enumerate(items.elements()):
         # An import may carry options (`- qtap/dev: {merge: false}`): its name is the key.
-        name = next(iter(item)) if isinstance(item, dict) and len(item) == 1 else item
-        if not isinstance(name, str) or not _NAME.match(name):
+        keys = item.keys()
+        if item.is_mapping and len(keys) == 1:
+            name: str | None = keys[0]
+        elif item.node.kind == "scalar" and item.node.resolve()[0] == STR:
+            name = item.node.text
+        else:
+            name = None
+        if name is None or not _NAME.fullmatch(name):
+            shown = item.describe() if name is None else repr(name[:60])
             problems.append(
                 _shape_problem(
                     source,
-                    item_position(items, index),
-                    f"item {index} is not an environment name ({name!r}); expected "
+                    (item.line, item.column),
+                    f"item {index} is not an environment name ({shown}); expected "
                     "`project/name`, optionally with `@version`",
                 )
             )
@@ -90,15 +98,16 @@ def _names(items: Any, source: str, position: Position) -> tuple[list[str], list
     return names, problems
 
 
-def stack_environments(root: Any, source: str) -> tuple[StackEnvironments, list[Problem]]:
+def stack_environments(root: Node | None, source: str) -> tuple[StackEnvironments, list[Problem]]:
     """The environments the parsed stack file `root` imports, or the problems of its
     `environment:` key."""
-    if not isinstance(root, dict) or root.get(ENVIRONMENT_KEY) is None:
+    view = View(root, (), root.line, root.column, source, []) if root is not None else None
+    value = view.get(ENVIRONMENT_KEY) if view is not None else None
+    if value is None or value.is_null:
         return StackEnvironments(source), []
-    value = root[ENVIRONMENT_KEY]
-    position = value_position(root, ENVIRONMENT_KEY)
-    if isinstance(value, dict):
-        unknown = sorted(str(k) for k in value if k not in ("imports", "values"))
+    position = (value.line, value.column)
+    if value.is_mapping:
+        unknown = sorted(k for k, _ in value.items() if k not in ("imports", "values"))
         if unknown:
             return StackEnvironments(source), [
                 _shape_problem(
@@ -107,10 +116,11 @@ def stack_environments(root: Any, source: str) -> tuple[StackEnvironments, list[
                     f"an inline environment has only `imports` and `values`, not {', '.join(unknown)}",
                 )
             ]
-        imports = value.get("imports") or []
-        imports_position = value_position(value, "imports") if "imports" in value else position
+        imports = value.get("imports")
+        imports_position = (imports.line, imports.column) if imports is not None else position
         names, problems = _names(imports, source, imports_position)
-        if value.get("values") is not None:
+        values = value.get("values")
+        if values is not None and not values.is_null:
             names.append(INLINE)
     else:
         names, problems = _names(value, source, position)

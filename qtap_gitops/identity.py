@@ -71,16 +71,16 @@ def check_identity(
         for store in keyless_stores(snapshot):
             problems.append(
                 Problem(
-                    Severity.ERROR,
-                    "s3-aws-keys",
-                    snapshot.file,
-                    store.line,
-                    None,
-                    store.yaml_path,
-                    f"this AWS s3 store (bucket {store.bucket}) references no access_key/"
+                    severity=Severity.ERROR,
+                    code="s3-aws-keys",
+                    file=snapshot.file,
+                    line=store.line,
+                    column=None,
+                    yaml_path=store.yaml_path,
+                    message=f"this AWS s3 store (bucket {store.bucket}) references no access_key/"
                     "secret_key, so Qtap takes its credentials from a workload identity, and "
                     f"stack {settings.stack} sets no {NAMESPACE}:objectStore.identity",
-                    _identity_fix(settings.stack),
+                    fix=_identity_fix(settings.stack),
                 )
             )
         return problems
@@ -95,16 +95,16 @@ def check_identity(
         key_ref = keyed_refs.get(store.label)
         problems.append(
             Problem(
-                Severity.ERROR,
-                "s3-identity-keys",
-                snapshot.file,
-                key_ref.line if key_ref else store.line,
-                key_ref.column if key_ref else None,
-                key_ref.yaml_path if key_ref else store.yaml_path,
-                f"{NAMESPACE}:objectStore.identity is {identity.value}, and this AWS s3 store "
+                severity=Severity.ERROR,
+                code="s3-identity-keys",
+                file=snapshot.file,
+                line=key_ref.line if key_ref else store.line,
+                column=key_ref.column if key_ref else None,
+                yaml_path=key_ref.yaml_path if key_ref else store.yaml_path,
+                message=f"{NAMESPACE}:objectStore.identity is {identity.value}, and this AWS s3 store "
                 f"(bucket {store.bucket}) references a static key; with an identity every AWS "
                 "store is served by the agent's role and no IAM key is created",
-                "remove access_key and secret_key from this store in Qplane, or remove "
+                fix="remove access_key and secret_key from this store in Qplane, or remove "
                 f"{NAMESPACE}:objectStore.identity from {settings.source} to keep static keys",
             )
         )
@@ -113,15 +113,15 @@ def check_identity(
         line, column = position_of(positions, key)
         problems.append(
             Problem(
-                Severity.ERROR,
-                "setting-not-applicable",
-                settings.source,
-                line,
-                column,
-                key,
-                f"does not apply: the snapshot {snapshot.file} has no AWS s3 store for the "
+                severity=Severity.ERROR,
+                code="setting-not-applicable",
+                file=settings.source,
+                line=line,
+                column=column,
+                yaml_path=key,
+                message=f"does not apply: the snapshot {snapshot.file} has no AWS s3 store for the "
                 f"{identity.value} role to write into",
-                f"remove {key}",
+                fix=f"remove {key}",
             )
         )
     return problems

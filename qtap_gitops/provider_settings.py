@@ -35,7 +35,16 @@ def _problem(
     raw: RawStackConfig, key: str, code: str, message: str, fix: str, severity: Severity
 ) -> Problem:
     line, column = position_of(raw.positions, key)
-    return Problem(severity, code, raw.source, line, column, key, message, fix)
+    return Problem(
+        severity=severity,
+        code=code,
+        file=raw.source,
+        line=line,
+        column=column,
+        yaml_path=key,
+        message=message,
+        fix=fix,
+    )
 
 
 def check_provider_settings(

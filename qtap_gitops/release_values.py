@@ -86,7 +86,16 @@ def check_chart_values(
         key = f"qtap:chart.values.{path}"
         line, column = position_of(positions, key)
         problems.append(
-            Problem(Severity.ERROR, "chart-values", source, line, column, key, message, fix)
+            Problem(
+                severity=Severity.ERROR,
+                code="chart-values",
+                file=source,
+                line=line,
+                column=column,
+                yaml_path=key,
+                message=message,
+                fix=fix,
+            )
         )
 
     for key, value in values.items():
@@ -130,14 +139,26 @@ def check_chart_values(
                             f"use: {', '.join(sorted(CONTAINERD_KEYS))}",
                         )
         elif nested is not None:
-            error(key, f"must be a mapping, found {value!r}", "see the chart's values.yaml")
-    if "logLevel" in values and values["logLevel"] not in LOG_LEVELS:
+            shown = "a list" if isinstance(value, list) else repr(value)[:60]
+            error(key, f"must be a mapping, found {shown}", "see the chart's values.yaml")
+    # Values the chart renders as a string map (podAnnotations: the program adds its checksum
+    # annotation to it) or as one string: any other shape crashes the plan or the template.
+    for key in ("podAnnotations", "podLabels", "nodeSelector"):
+        found = values.get(key)
+        if found is not None and not (
+            isinstance(found, dict) and all(isinstance(v, str) for v in found.values())
+        ):
+            error(key, "must be a mapping of names to strings", f"write {key}: {{name: value}}")
+    for key, allowed in (("logLevel", LOG_LEVELS), ("logEncoding", LOG_ENCODINGS)):
+        if key in values and not isinstance(values[key], str):
+            error(key, "must be a single word", f"use one of: {', '.join(sorted(allowed))}")
+    if isinstance(values.get("logLevel"), str) and values["logLevel"] not in LOG_LEVELS:
         error(
             "logLevel",
             f"{values['logLevel']!r} is not a Qtap log level",
             f"use one of: {', '.join(sorted(LOG_LEVELS))}",
         )
-    if "logEncoding" in values and values["logEncoding"] not in LOG_ENCODINGS:
+    if isinstance(values.get("logEncoding"), str) and values["logEncoding"] not in LOG_ENCODINGS:
         error(
             "logEncoding", f"{values['logEncoding']!r} is not a log encoding", "use console or json"
         )
@@ -182,15 +203,15 @@ def check_extra_env_against_bindings(
         if isinstance(item, dict) and item.get("name") in bound:
             problems.append(
                 Problem(
-                    Severity.ERROR,
-                    "chart-values",
-                    source,
-                    None,
-                    None,
-                    f"qtap:chart.values.extraEnv[{index}]",
-                    f"{item['name']} is filled from the Kubernetes Secret {SECRET_NAME} because the "
+                    severity=Severity.ERROR,
+                    code="chart-values",
+                    file=source,
+                    line=None,
+                    column=None,
+                    yaml_path=f"qtap:chart.values.extraEnv[{index}]",
+                    message=f"{item['name']} is filled from the Kubernetes Secret {SECRET_NAME} because the "
                     "snapshot references it",
-                    "remove this entry",
+                    fix="remove this entry",
                 )
             )
     return problems

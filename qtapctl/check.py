@@ -51,15 +51,15 @@ def cross_stack_problems(reports: Sequence[DeploymentReport]) -> list[Problem]:
             if other != deployment.stack:
                 problems.append(
                     Problem(
-                        Severity.ERROR,
-                        "shared-bucket",
-                        deployment.snapshot.file,
-                        store.line,
-                        None,
-                        store.yaml_path,
-                        f"bucket {store.bucket} is also created by stack {other}; two stacks "
+                        severity=Severity.ERROR,
+                        code="shared-bucket",
+                        file=deployment.snapshot.file,
+                        line=store.line,
+                        column=None,
+                        yaml_path=store.yaml_path,
+                        message=f"bucket {store.bucket} is also created by stack {other}; two stacks "
                         "cannot own one bucket",
-                        "give each environment its own bucket in Qplane",
+                        fix="give each environment its own bucket in Qplane",
                     )
                 )
         vault = deployment.settings.vault
@@ -75,15 +75,15 @@ def cross_stack_problems(reports: Sequence[DeploymentReport]) -> list[Problem]:
             if owner != deployment.stack:
                 problems.append(
                     Problem(
-                        Severity.ERROR,
-                        "shared-vault-name",
-                        deployment.settings.source,
-                        None,
-                        None,
-                        setting,
-                        f"stack {owner} already uses the Vault {what} {name} at {vault.address}; "
+                        severity=Severity.ERROR,
+                        code="shared-vault-name",
+                        file=deployment.settings.source,
+                        line=None,
+                        column=None,
+                        yaml_path=setting,
+                        message=f"stack {owner} already uses the Vault {what} {name} at {vault.address}; "
                         "each stack would overwrite the other's",
-                        f"give this stack its own {setting}",
+                        fix=f"give this stack its own {setting}",
                     )
                 )
     return problems

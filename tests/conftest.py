@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+import tests.hypothesis_profiles  # noqa: F401 - registers and loads the Hypothesis profile
 from scripts.fetch_schemas import default_schema_dir
 
 REPO = Path(__file__).resolve().parent.parent

@@ -92,17 +92,26 @@ def test_a_malformed_environment_key_is_an_error_at_its_line(text: str, message:
 
 def test_only_missing_secrets_are_restated_as_provided():
     missing = Problem(
-        Severity.WARNING,
-        "secret-missing",
-        "snapshots/dev/qtap-config.yaml",
-        9,
-        9,
-        "services.event_stores[0].token.value",
-        "REGISTRATION_TOKEN is the Qplane registration token, and stack dev has no "
+        severity=Severity.WARNING,
+        code="secret-missing",
+        file="snapshots/dev/qtap-config.yaml",
+        line=9,
+        column=9,
+        yaml_path="services.event_stores[0].token.value",
+        message="REGISTRATION_TOKEN is the Qplane registration token, and stack dev has no "
         "qtap:registrationToken",
-        "run: pulumi config set --secret ...",
+        fix="run: pulumi config set --secret ...",
     )
-    other = Problem(Severity.WARNING, "other", "f", None, None, "", "m", "")
+    other = Problem(
+        severity=Severity.WARNING,
+        code="other",
+        file="f",
+        line=None,
+        column=None,
+        yaml_path="",
+        message="m",
+        fix="",
+    )
     still, provided = split_pending(
         [missing, other], StackEnvironments("Pulumi.dev.yaml", ("qtap/dev",))
     )

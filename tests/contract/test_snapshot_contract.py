@@ -235,7 +235,8 @@ def test_version_other_than_2(version):
 
 
 def test_missing_version():
-    only_error(check(replace("version: 2\n", "")), "version")
+    # The blank line after "version: 2" goes too: a blank first line is a problem of its own.
+    only_error(check(replace("version: 2\n\n", "")), "version")
 
 
 # -- secrets and references ------------------------------------------------------------------
