@@ -100,14 +100,14 @@ def certificate_problems(
     def problem(message: str, fix: str = fetch) -> list[Problem]:
         return [
             Problem(
-                Severity.ERROR,
-                "sealing-certificate",
-                source,
-                line,
-                column,
-                setting,
-                message,
-                fix,
+                severity=Severity.ERROR,
+                code="sealing-certificate",
+                file=source,
+                line=line,
+                column=column,
+                yaml_path=setting,
+                message=message,
+                fix=fix,
             )
         ]
 

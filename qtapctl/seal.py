@@ -23,7 +23,7 @@ import io
 import os
 import sys
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from ruamel.yaml import YAML
 
@@ -75,9 +75,11 @@ def read_values(path: str, names: frozenset[str], stdin: TextIO) -> dict[str, st
             f"{where}: not a YAML mapping of env names to values\n"
             "fix: write one line per env name, e.g. REGISTRATION_TOKEN: '<value>'"
         )
-    if not isinstance(parsed.root, dict):
+    if parsed.root.kind != "mapping":
         raise SealError(f"{display}: must be a mapping of env names to values")
-    values = dict(parsed.root)
+    view = parsed.view(display, [])
+    assert view is not None  # parsed.root is a mapping
+    values: dict[str, Any] = {key: item.plain_value() for key, item in view.items()}
     problems = []
     missing = sorted(names - set(values))
     extra = sorted(str(k) for k in values if k not in names)
