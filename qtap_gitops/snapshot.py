@@ -16,18 +16,17 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from . import qtap_conformance as qc
 from . import qtap_schema as qs
 from .aws_names import bucket_name_problems, endpoint_region, is_aws_endpoint
 from .problems import ContractError, Problem, Severity
+from .qtap_conformance import Finding
 from .yamlsource import Located, parse_yaml
 
 MAX_SNAPSHOT_BYTES = 1024 * 1024  # a ConfigMap (and the Helm release record) holds at most 1 MiB
 
 _PLACEHOLDER = re.compile(r"\{\{(.*?)\}\}")
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
-_HOSTNAME = re.compile(
-    r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9\-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9\-]{0,61}[A-Za-z0-9])?)*$"
-)
 
 
 class ReferenceRole(StrEnum):
@@ -189,7 +188,7 @@ def check_snapshot_bytes(raw: bytes, file: str, *, strict: bool = False) -> Snap
     if parsed.root is None:
         return SnapshotReport(file, problems, None)
 
-    checker = _Checker(file)
+    checker = _Checker(file, text=text, macros=qc.declared_macros(parsed.root))
     checker.check(Located(parsed.root, (), 1, 1))
     problems.extend(checker.problems)
     if strict:
@@ -242,6 +241,37 @@ class _Checker:
     has_pulse_store: bool = False
     event_store_ids: set[str] = field(default_factory=set)
     object_store_ids: set[str] = field(default_factory=set)
+    text: str = ""
+    macros: frozenset[str] = frozenset()
+
+    # -- qtap conformance hooks (issue 9): findings of qtap_conformance, as Problems -------
+
+    def finding(self, at: Located, found: Finding | None) -> None:
+        if found is not None:
+            self.problems.append(
+                Problem(
+                    found.severity,
+                    found.code,
+                    self.file,
+                    found.line,
+                    found.column,
+                    at.rendered_path,
+                    found.message,
+                    found.fix,
+                )
+            )
+
+    def rule_expression(self, owner: Located, key: str, role: str) -> None:
+        """The rulekit expression at `owner[key]`, checked as Qtap checks it for `role`."""
+        if not isinstance(owner.value, dict) or not isinstance(owner.value.get(key), str):
+            return
+        at = owner.value_at(key)
+        for found in qc.rule_expression_findings(
+            self.text, at.value, at.line, at.column, role=role, macros=self.macros
+        ):
+            self.finding(at, found)
+
+    # -- end of qtap conformance hooks ------------------------------------------------------
 
     # -- reporting -------------------------------------------------------------------------
 
@@ -419,7 +449,7 @@ class _Checker:
                 "store-type",
                 f"unknown {what} type {kind!r}; Qtap silently falls back to the console store "
                 "and nothing reaches its destination",
-                f"use one of: {', '.join(sorted(known))}",
+                f"use one of: {', '.join(sorted(set(known) - set(qs.LEGACY_EVENT_STORE_KEYS)))}",
             )
             return None
         return kind
@@ -447,13 +477,17 @@ class _Checker:
     def check_event_store(self, store: Located, seen: dict[str, Located]) -> None:
         if not self.mapping(store, "an event store"):
             return
-        kind = self.store_type(store, qs.EVENT_STORE_KEYS, "event store")
+        known_types = {**qs.EVENT_STORE_KEYS, **qs.LEGACY_EVENT_STORE_KEYS}  # issue 9 hook
+        kind = self.store_type(store, known_types, "event store")
         ident = self.store_id(store, seen, "event store")
         if ident:
             self.event_store_ids.add(ident)
         if kind is None:
             return
-        known = qs.EVENT_STORE_KEYS[kind]
+        if kind in qs.LEGACY_EVENT_STORE_TYPES:  # issue 9 hook
+            at = store.value_at("type")
+            self.finding(at, qc.legacy_event_store_finding(kind, at.line, at.column))
+        known = known_types[kind]
         if kind == "pulse":
             known = known | {"endpoint"}  # reported by check_pulse with a precise fix
         self.unknown_keys(store, known, f"a {kind} event store")
@@ -678,13 +712,7 @@ class _Checker:
 
     def check_access_url(self, store: Located) -> None:
         if not store.value.get("access_url"):
-            self.error(
-                store,
-                "s3-access-url",
-                "the s3 store has no 'access_url'; Qtap then records an empty link and Qplane "
-                "cannot open captured payloads",
-                "set access_url in Qplane, e.g. 'https://{{ENDPOINT}}/{{BUCKET}}/{{DIGEST}}'",
-            )
+            self.finding(store, qc.missing_access_url_finding(store.line, store.column))  # issue 9
             return
         at = store.value_at("access_url")
         url = self.scalar_string(at, "access_url") or ""
@@ -894,6 +922,8 @@ class _Checker:
             for rule in config.child("rules").elements():
                 if self.mapping(rule, f"a {kind} rule"):
                     self.unknown_keys(rule, rule_keys, f"a {kind} rule")
+                    if kind in qs.PLUGIN_RULE_EXPRESSIONS:  # issue 9 hook
+                        self.rule_expression(rule, qs.PLUGIN_RULE_EXPRESSIONS[kind], kind)
                     if kind == "http_capture" and "level" in rule.value:
                         self.check_capture_level(rule.value_at("level"))
         if kind == "http_capture":
@@ -965,9 +995,12 @@ class _Checker:
         for flag in ("ignore_loopback", "audit_include_dns"):
             if flag in tap.value:
                 self.boolean(tap.value_at(flag), flag)
-        for protocol in qs.TAP_PROTOCOLS:
+        for protocol in qs.ALL_TAP_PROTOCOLS:
             if protocol in tap.value:
                 self.check_protocol(tap.child(protocol), stack_names)
+                if protocol in qs.LEGACY_TAP_PROTOCOLS:  # issue 9 hook
+                    at = tap.child(protocol)
+                    self.finding(at, qc.legacy_protocol_finding(protocol, at.line, at.column))
         if "endpoints" in tap.value:
             endpoints = tap.child("endpoints")
             if endpoints.value is not None and self.sequence(endpoints, "tap.endpoints"):
@@ -1006,17 +1039,15 @@ class _Checker:
                 "the endpoint has no 'domain'; Qtap's validator rejects the config",
                 "set 'domain' to the host name this rule applies to",
             )
-        elif not isinstance(domain, str) or not _HOSTNAME.match(domain):
-            self.warn(
-                endpoint.value_at("domain"),
-                "endpoint-domain",
-                f"domain {domain!r} is not a plain host name; Qtap validates it as a hostname "
-                "(wildcards are not supported)",
-                "list each host name explicitly",
-            )
-        for protocol in qs.TAP_PROTOCOLS:
+        else:  # issue 9 hook: go-playground's `hostname` rule, which Qtap applies
+            at = endpoint.value_at("domain")
+            self.finding(at, qc.endpoint_domain_finding(str(domain), at.line, at.column))
+        for protocol in qs.ALL_TAP_PROTOCOLS:
             if protocol in endpoint.value:
                 self.check_protocol(endpoint.child(protocol), stack_names)
+                if protocol in qs.LEGACY_TAP_PROTOCOLS:  # issue 9 hook
+                    at = endpoint.child(protocol)
+                    self.finding(at, qc.legacy_protocol_finding(protocol, at.line, at.column))
 
     def check_filters(self, filters: Located) -> None:
         if filters.value is None or not self.mapping(filters, "tap.filters"):
@@ -1129,6 +1160,7 @@ class _Checker:
                         f"the control rule has no {key!r}; Qtap's validator rejects the config",
                         f"set {key!r}",
                     )
+            self.rule_expression(rule, "expr", "control")  # issue 9 hook
             actions = rule.value.get("actions")
             if isinstance(actions, list):
                 for action in rule.child("actions").elements():
@@ -1169,3 +1201,6 @@ class _Checker:
                 )
             else:
                 seen.add(str(name))
+                at = macro.value_at("name")  # issue 9 hooks: name conflicts, expression
+                self.finding(at, qc.macro_name_finding(str(name), at.line, at.column))
+            self.rule_expression(macro, "expr", "macro")
