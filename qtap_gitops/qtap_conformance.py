@@ -51,8 +51,24 @@ def rule_expression_findings(
 
     A macro or control rule that does not parse makes Qtap's Validate() fail, so Qtap does not
     start: an error. A plugin rule that does not parse is logged and skipped when the plugin
-    starts (the rule never applies): a warning.
+    starts (the rule never applies): a warning. Calls rulekit cannot resolve are not checked
+    when Qtap starts; rulekit evaluates them to an error ("unknown function", qpoint-io/rulekit
+    functions.go at 044b7a5), so the rule never matches: a warning.
     """
+    if not expression:
+        if role in ("macro", "control"):
+            return []  # an empty expr is the `required` check of the contract already
+        return [
+            Finding(
+                Severity.WARNING,
+                "rule-syntax",
+                line,
+                column,
+                f"the {role} rule has an empty expression; Qtap skips the rule, so it never "
+                "applies",
+                "give the rule an expression in Qplane, or remove the rule",
+            )
+        ]
     try:
         parsed = parse(expression)
     except RuleSyntaxError as exc:
@@ -95,8 +111,8 @@ def rule_expression_findings(
                 "rule-call",
                 at_line,
                 at_column,
-                f"{problem}; rulekit accepts the expression, but every evaluation of the call "
-                "fails, so the rule never matches",
+                f"{problem}; Qtap starts, but rulekit evaluates the call to an error "
+                "('unknown function'), so the rule never matches",
                 "declare the macro under rulekit.macros or correct the call",
             )
         )

@@ -203,6 +203,7 @@ def test_call_to_an_undefined_macro_warns(project_copy: Path):
     assert found.startswith("warning")
     assert "is_internal()" in found
     assert "never matches" in found
+    assert "unknown function" in found
 
 
 def test_block_scalar_expression_error_points_into_the_block(project_copy: Path):
@@ -228,3 +229,22 @@ def test_feature_rich_snapshot_passes_strict_prod(project_copy: Path):
     assert report.problems == [], [p.format() for p in report.problems]
     result = qtapctl("check", "prod", cwd=project_copy)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_empty_plugin_rule_expression_warns_and_empty_control_expression_is_one_error(
+    project_copy: Path,
+):
+    edit_snapshot(project_copy, "staging", "expr: res.status >= 500", "expr: ''")
+    append(project_copy, "staging", CONTROL.format(expr="''"))
+    report = check(project_copy, "staging")
+    assert problems(report, "rule-syntax")[0].startswith("warning")
+    assert "empty expression" in problems(report, "rule-syntax")[0]
+    assert len(problems(report, "rule-syntax")) == 1
+    assert [p.code for p in report.errors] == ["control-rule"]
+
+
+def test_whitespace_only_control_expression_is_an_error(project_copy: Path):
+    append(project_copy, "dev", CONTROL.format(expr="'   '"))
+    [found] = problems(check(project_copy, "dev"), "rule-syntax")
+    assert found.startswith("error")
+    assert "empty expression" in found

@@ -77,7 +77,20 @@ VALID = [
     'isInternalAPI() && user != "root"',
     "domain matches /\\.internal\\.example\\.com$/ or ip in 10.0.0.0/8",
     "randomInt(10, 20) == 15",
-    # Qtap's rule functions (pkg/rulekitext/ext.go) and its docs' capture rules
+    # qpoint-io/qtap: pkg/config/config_test.go at 0ef1c04 (TestValidate "happy path"),
+    # examples/sample-config-capture.yaml at e76f21b, examples/http-access-logs/qtap.yaml at
+    # 02b1764, and the rule functions of pkg/rulekitext/ext.go at 05c1b17
+    "src.ip == 192.168.1.1",
+    'request.host == "httpbin.org"',
+    "response.status >= 500",
+    "response.status >= 400 && response.status < 500",
+    "exe matches |sshd$|",
+    'request.method != "GET"',
+    'request.host == "example.com"',
+    'container_name == "qpoint_qtap_demo"',
+    'container_image == "alpine"',
+    'pod_name == "qpoint_qtap_demo"',
+    'pod_namespace == "qpoint_qtap_demo_ns"',
     'in_zone(dst.domain, "example.com")',
     'zone(dst.domain) == "example.com"',
     "res.status >= 500",
@@ -113,6 +126,8 @@ INVALID = [
     ("f > 01:02:03:04:05:06", 2, "invalid operation"),
     ("f <= true", 2, "invalid operation"),
     ("f > /pattern/", 2, "invalid operation"),
+    # qpoint-io/qtap pkg/config/config_test.go at 0ef1c04: "control invalid rule expression"
+    ("true !+ false", 6, "unexpected token"),
     # FuzzParse seeds that are invalid
     ("", 0, "empty expression"),
     ('field == "unclosed string', 9, "unterminated literal"),
