@@ -1,13 +1,14 @@
 """Host names as Qtap validates `tap.endpoints[].domain`: go-playground/validator's `hostname`.
 
 Qtap tags the field `validate:"required,hostname"` (qpoint-io/qtap pkg/config/tap.go at b185462
-and 15cd28d). go-playground/validator v10 (regexes.go, `hostnameRegexStringRFC952`) checks:
+and 15cd28d). go-playground/validator v10 maps `hostname` to `isHostnameRFC952` (baked_in.go),
+which matches `hostnameRegexStringRFC952` (regexes.go at c0a5f73):
 
     ^[a-zA-Z]([a-zA-Z0-9\\-]+[\\.]?)*[a-zA-Z0-9]$
 
-the RFC 952 form: it must start with a letter, so `1password.com` is refused, and the regex
-needs at least two characters before the last one in its first label group, so a one-letter
-first label such as `x.com` is refused too (a quirk of the regex, but it is what Qtap runs). A
+the RFC 952 form: it must start with a letter, so `1password.com` is refused, and a dot may only
+follow at least two label characters, so a one-letter first label such as `x.com` is refused too
+(a quirk of the regex, but it is what Qtap runs). No trailing dot, no `_`, no wildcard. A
 refused domain makes `Validate()` fail and Qtap does not start.
 """
 

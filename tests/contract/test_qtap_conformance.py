@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from qtap_gitops.hostname import hostname_problem
 from qtap_gitops.problems import Severity
 from qtap_gitops.snapshot import SnapshotReport, check_snapshot
 from tests.conftest import edit_snapshot
@@ -248,3 +249,32 @@ def test_whitespace_only_control_expression_is_an_error(project_copy: Path):
     [found] = problems(check(project_copy, "dev"), "rule-syntax")
     assert found.startswith("error")
     assert "empty expression" in found
+
+
+@pytest.mark.parametrize(
+    "domain",
+    ["api.stripe.com", "ab", "a1.example", "payments-db.internal", "xn--bcher-kva.example"],
+)
+def test_hostnames_the_validator_accepts(domain):
+    assert hostname_problem(domain) is None
+
+
+@pytest.mark.parametrize(
+    ("domain", "reason"),
+    [
+        ("1password.com", "start with a letter"),
+        ("x.com", "single character"),
+        ("a", "single character"),
+        ("", "empty"),
+        ("api.stripe.com.", "must end with a letter or digit"),
+        ("-a.com", "start with a letter"),
+        ("ab..com", "empty label"),
+        ("api_x.com", "'_'"),
+        ("*.x.com", "start with a letter"),
+        ("m\u00fcnchen.de", "'\u00fc'"),
+    ],
+)
+def test_hostnames_the_validator_refuses_say_why(domain, reason):
+    problem = hostname_problem(domain)
+    assert problem is not None
+    assert reason in problem
