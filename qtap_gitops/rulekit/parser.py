@@ -450,7 +450,8 @@ def _pending_check(error: UnexpectedInput) -> _SemanticError | None:
     interactive = getattr(error, "interactive_parser", None)
     if interactive is None:
         return None
-    probe = interactive.copy()
+    # Not deep-copied: a deep copy of a lark Token drops its end_pos, which the checks read.
+    probe = interactive.copy(deepcopy_values=False)
     try:
         probe.feed_token(Token(lx.AND, "&&", start_pos=0, end_pos=0))
     except _SemanticError as exc:
