@@ -248,10 +248,13 @@ def test_any_input_gives_a_result_or_a_positioned_error():
         *("1.5", "-2", "0x1f", "true", "'s'", '"d"', "/re/", "|re|", "10.0.0.0/8", "::1"),
         *("ab:cd", "f(", "starts_with(", "é", "--c\n", "/*c*/", " ", "=", "&", "'", '"', "/"),
     ]
-    rng = random.Random(9)
+    rng = random.Random(9)  # noqa: S311 - reproducible test input, not a secret
+    outside = []
     for _ in range(3000):
         expression = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 9)))
         try:
             parse(expression)
         except RuleSyntaxError as exc:
-            assert 0 <= exc.offset <= len(expression), expression
+            if not 0 <= exc.offset <= len(expression):
+                outside.append(expression)
+    assert outside == []
