@@ -91,12 +91,13 @@ OBJECT_STORE_KEYS: dict[str, frozenset[str]] = {
     "stdout": frozenset({"type", "id", "event_store"}),
     "disabled": frozenset({"type", "id", "event_store"}),
 }
+# services.qscan: QT@cbee308:pkg/config/qscan.go.
 QSCAN_SERVICE_TYPES = frozenset({"disabled", "stdout", "client"})
 QSCAN_SERVICE_KEYS = frozenset({"type", "url", "token"})
 EVENT_STORE_SELECTOR_KEYS = frozenset({"id", "disabled"})
 OTEL_TLS_KEYS = frozenset({"enabled", "insecure_skip_verify"})
 
-# ValueSource (types.go): `env` reads os.Getenv(value), `text` is the literal value; any other or
+# ValueSource (QT@42c5e0b:pkg/config/types.go): `env` reads os.Getenv(value), `text` is the literal value; any other or
 # missing type resolves to "" without an error.
 VALUE_SOURCE_KEYS = frozenset({"type", "value"})
 VALUE_SOURCE_TYPES = frozenset({"env", "text"})
@@ -104,7 +105,8 @@ VALUE_SOURCE_TYPES = frozenset({"env", "text"})
 # ConfigMap, readable by anyone who can read ConfigMaps in the namespace.
 SECRET_FIELDS = frozenset({"token", "access_key", "secret_key", "password", "api_key", "secret"})
 
-# S3 `access_url` placeholders substituted by the s3 store (s3.go templateURL); anything else is
+# S3 `access_url` placeholders substituted by the s3 store (QT@9e4a300:
+# pkg/services/objectstore/s3/s3.go templateURL); anything else is
 # left in the URL as-is.
 ACCESS_URL_PLACEHOLDERS = frozenset({"SCHEME", "ENDPOINT", "BUCKET", "DIGEST"})
 DEFAULT_S3_REGION = "us-east-1"
@@ -131,7 +133,8 @@ TAP_DIRECTIONS = frozenset({"all", "ingress", "egress", "egress-internal", "egre
 NO_STACK = frozenset({"", "none"})
 TAP_FILTER_KEYS = frozenset({"groups", "custom"})
 TAP_CUSTOM_FILTER_KEYS = frozenset({"exe", "strategy", "only"})
-# pkg/process/filter_groups.go; unknown groups are silently ignored. Qpoint's docs call the
+# QT@1af3297:pkg/process/filter_groups.go (and pkg/config/filters.go for the custom filter
+# keys); unknown groups are silently ignored. Qpoint's docs call the
 # runtimes group `container`, which Qtap does not know.
 FILTER_GROUPS = frozenset({"container-runtimes", "eks", "gke", "kubernetes", "qpoint"})
 FILTER_STRATEGIES = frozenset({"exact", "prefix", "suffix", "contains", "regex"})
@@ -157,6 +160,8 @@ QTAP_RULE_FUNCTIONS = {"zone": 1, "in_zone": 2}
 # httpcapture_plugin.go, "error parsing log rule"; access_logs and its alias debug do the same).
 PLUGIN_RULE_EXPRESSIONS = {"http_capture": "expr", "access_logs": "expr", "debug": "expr"}
 
+# Stacks and plugins: QT id:61554759975 (pkg/config/config.go); the plugin types Qtap registers,
+# QT@00ce36c:pkg/cmd/tap_linux.go.
 STACK_KEYS = frozenset({"plugins"})
 PLUGIN_KEYS = frozenset({"type", "config"})
 KNOWN_PLUGINS = frozenset(
@@ -175,12 +180,15 @@ KNOWN_PLUGINS = frozenset(
     }
 )
 
-# http_capture levels (pkg/plugins/httpcapture); `details` is the legacy name of `headers`.
+# http_capture levels (QT@035e3d1:pkg/plugins/httpcapture/httpcapture_plugin.go); `details` is the legacy name of `headers`.
 CAPTURE_LEVELS = frozenset({"none", "summary", "headers", "full"})
 LEGACY_CAPTURE_LEVELS = {"details": "headers"}
 CAPTURE_FORMATS = frozenset({"json", "text"})
 
-# Known `config` keys of the plugins whose models are documented; None = not checked.
+# Known `config` keys of the plugins whose models are documented; None = not checked. Read from
+# QT@035e3d1 (httpcapture_plugin.go), QT@07a8661 (accesslogs/access_logs_plugin.go),
+# QT@3b86134 (errordetection/model.go), QT@cac120a (qscan/qscan_plugin.go), QT@eedcf72
+# (dlp/model.go) and QT id:61407795106 (report/report_plugin.go), all under pkg/plugins/.
 _DETECT_ERRORS_RULE_KEYS = frozenset(
     {
         "name",
