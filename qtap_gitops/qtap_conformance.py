@@ -14,6 +14,7 @@ from . import qtap_schema as qs
 from .hostname import hostname_problem
 from .problems import Severity
 from .rulekit import STDLIB_FUNCTIONS, RuleSyntaxError, parse
+from .rulekit.legacy import older_grammar_problem
 from .rulekit.position import expression_position
 
 
@@ -100,6 +101,29 @@ def rule_expression_findings(
             )
         ]
     findings = []
+    older = older_grammar_problem(expression)
+    if older is not None:
+        offset, what = older
+        at_line, at_column, where = _locate(text, expression, line, column, offset)
+        outcome = (
+            "a Qtap build with one of them does not start"
+            if role in ("macro", "control")
+            else "a Qtap build with one of them skips the rule"
+        )
+        findings.append(
+            Finding(
+                Severity.WARNING,
+                "rule-syntax-revision",
+                at_line,
+                at_column,
+                f"current rulekit accepts this expression, but its goyacc releases (parser.y, "
+                f"before the hand-written parser of 00088b9) refuse it: {what}{where}; "
+                f"{outcome}",
+                "keep to the older syntax (no [..] or .field after a value, no parentheses "
+                "around values, one comparison per operand pair) unless the stack's Qtap "
+                "release is known to ship the newer rulekit",
+            )
+        )
     for call in parsed.calls:
         problem = _call_problem(call.name, call.arguments, macros)
         if problem is None:

@@ -278,3 +278,14 @@ def test_hostnames_the_validator_refuses_say_why(domain, reason):
     problem = hostname_problem(domain)
     assert problem is not None
     assert reason in problem
+
+
+def test_syntax_only_newer_rulekit_accepts_warns_and_strict_refuses(project_copy: Path):
+    append(project_copy, "dev", CONTROL.format(expr='\'req.headers["x-id"] == "1"\''))
+    report = check(project_copy, "dev")
+    [found] = problems(report, "rule-syntax-revision")
+    line, column = position_of(project_copy, "dev", "'req.headers")
+    assert found.startswith(f"warning {line}:{column + 1 + len('req.headers')} ")
+    assert "does not start" in found
+    assert report.snapshot is not None
+    assert check(project_copy, "dev", strict=True).snapshot is None

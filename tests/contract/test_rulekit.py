@@ -12,6 +12,7 @@ from __future__ import annotations
 import pytest
 
 from qtap_gitops.rulekit import RuleSyntaxError, parse
+from qtap_gitops.rulekit.legacy import older_grammar_problem
 from qtap_gitops.rulekit.position import expression_position
 from tests.conftest import REPO, STACKS
 
@@ -258,3 +259,45 @@ def test_any_input_gives_a_result_or_a_positioned_error():
             if not 0 <= exc.offset <= len(expression):
                 outside.append(expression)
     assert outside == []
+
+
+# -- the goyacc grammar of older rulekit releases (parser.y with token_FUNCTION) ---------------
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "res.status >= 500",
+        "not a == 1",
+        "x in [1, 2]",
+        "a matches /x/",
+        "true",
+        'internal_api() && not starts_with(url, "https://health")',
+        'zone(dst.domain) == "acme.internal" or dst.ip in [10.0.0.1, 10.0.0.2]',
+        "dst.ip == 169.254.169.254 && !internal_api()",
+        VALID[0],  # rule_test.go TestEngineExample, from the goyacc era
+    ],
+)
+def test_older_grammar_accepts(expression):
+    assert older_grammar_problem(expression) is None
+
+
+@pytest.mark.parametrize(
+    ("expression", "offset"),
+    [
+        ("a == b == c", 7),  # one comparison per predicate
+        ("f(x) > 1", 5),  # inequalities take numbers and fields only
+        ('labels["a"] == 1', 6),  # no bracket paths
+        ("items[0].name == 1", 5),
+        ("x in (10.0.0.0/8)", 5),  # parentheses only around conditions
+        ('x in "10.0.0.0/8"', 5),  # `in` takes an array or a CIDR literal
+        ("(a) == 1", 4),
+        ("[f(1)] == x", 2),  # arrays hold plain values
+        ("f(a == 1)", 4),  # arguments are values, not conditions
+    ],
+)
+def test_older_grammar_refuses_newer_syntax(expression, offset):
+    parse(expression)  # the current grammar accepts it
+    problem = older_grammar_problem(expression)
+    assert problem is not None
+    assert problem[0] == offset
