@@ -14,6 +14,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -21,6 +22,7 @@ sys.path.insert(0, str(ROOT))
 
 from ruamel.yaml import YAML  # noqa: E402
 
+from qtap_gitops.rulekit import legacy as rulekit_legacy  # noqa: E402
 from qtap_gitops.rulekit import parse  # noqa: E402
 from qtap_gitops.rulekit import parser as rulekit_parser  # noqa: E402
 from qtap_gitops.snapshot import check_snapshot  # noqa: E402
@@ -64,24 +66,33 @@ def main() -> None:
     arguments.add_argument("--rounds", type=int, default=200)
     rounds = arguments.parse_args().rounds
 
-    start = time.perf_counter()
-    rulekit_parser._parser()
-    print(f"Lark LALR tables built once per process: {(time.perf_counter() - start) * 1e3:.1f} ms")
+    for what, build in (
+        ("current grammar", rulekit_parser._parser),
+        ("older goyacc grammar", rulekit_legacy._parser),
+    ):
+        start = time.perf_counter()
+        build()
+        print(f"Lark LALR tables of the {what}, once per process: ", end="")
+        print(f"{(time.perf_counter() - start) * 1e3:.1f} ms")
 
     expressions = snapshot_expressions()
     for where, expression in [*expressions, ("(long, for scale)", LONG)]:
-        seconds = median_seconds(lambda e=expression: parse(e), rounds)  # type: ignore[misc]
-        print(f"{seconds * 1e6:8.1f} us  {where}: {expression[:60]}")
+        seconds = median_seconds(partial(parse, expression), rounds)
+        older = median_seconds(partial(rulekit_legacy.older_grammar_problem, expression), rounds)
+        print(f"{seconds * 1e6:8.1f} us (+{older * 1e6:.1f} us older grammar)  {where}: ", end="")
+        print(expression[:50])
 
     def parse_all() -> None:
         for _, expression in expressions:
             parse(expression)
+            rulekit_legacy.older_grammar_problem(expression)
 
     total = median_seconds(parse_all, rounds)
-    print(f"all {len(expressions)} snapshot rules: {total * 1e6:.1f} us (median of {rounds})")
+    print(f"all {len(expressions)} snapshot rules, both grammars: {total * 1e6:.1f} us", end="")
+    print(f" (median of {rounds})")
     for stack in STACKS:
         path = ROOT / "snapshots" / stack / "qtap-config.yaml"
-        seconds = median_seconds(lambda p=path: check_snapshot(p), max(rounds // 10, 5))  # type: ignore[misc]
+        seconds = median_seconds(partial(check_snapshot, path), max(rounds // 10, 5))
         print(f"check of the {stack} snapshot (whole contract): {seconds * 1e3:.2f} ms")
 
 
