@@ -107,7 +107,7 @@ def main() -> None:
     pulumi.export("writerArns", environment.writer_arns)
     pulumi.export("vaultRole", environment.vault_role_name)
     pulumi.export("vaultPolicy", environment.vault_policy_name)
-    pulumi.export("secretsRevision", environment.secrets_revision)
+    pulumi.export("secretsRevision", environment.secrets_revision_output)
 
 
 main()

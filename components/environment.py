@@ -22,9 +22,10 @@ from qtap_gitops.settings import DeliveryMode, SecretsBackend
 
 from .argocd_delivery import ArgoCdDelivery, ArgoCdDeliveryArgs
 from .flux_delivery import FluxDelivery, FluxDeliveryArgs
+from .namespace import AgentNamespace, AgentNamespaceArgs
 from .object_store import ObjectStore, ObjectStoreArgs
 from .qtap_release import QtapRelease, QtapReleaseArgs
-from .secret_backends import other_backend
+from .secret_backends import eso_namespace_urn, other_backend
 from .secret_sync import SERVICE_ACCOUNT_NAME, SecretSync, SecretSyncArgs
 from .vault_secrets import VaultSecrets, VaultSecretsArgs
 from .workload_identity import WorkloadIdentity, WorkloadIdentityArgs
@@ -50,7 +51,10 @@ class QtapEnvironment(pulumi.ComponentResource):
     """Bucket name to ARN, for other stacks (StackReference)."""
     writer_arns: pulumi.Output[dict[str, str]]
     """Bucket name to the ARN of the identity that writes into it (the IAM user today)."""
-    secrets_revision: pulumi.Output[str]
+    secrets_revision: pulumi.Output[str] | None
+    """The non-secret revision of the agent's secrets (a pod annotation); None when the
+    snapshot needs no secret."""
+    secrets_revision_output: pulumi.Output[str]
     """Non-secret revision of the values behind `qtap-secrets` (the Vault KV version); the
     release's pods carry it as an annotation, so they roll exactly when a value changes."""
     vault_role_name: pulumi.Output[str]
@@ -140,12 +144,24 @@ class QtapEnvironment(pulumi.ComponentResource):
         # -- qtap:secrets.backend: anything but ESO is composed in components/secret_backends.py
         self.vault: VaultSecrets | None = None
         backend_values: dict[str, str] = {}
-        if settings.secrets.backend is not SecretsBackend.EXTERNAL_SECRETS:
+        if not deployment.bindings:
+            # The snapshot reads no env variable (e.g. keyless S3 and no pulse store): there is
+            # nothing to sync, and ESO would refuse an ExternalSecret without data ("either data
+            # or dataFrom should be specified", external-secrets
+            # apis/externalsecrets/v1/externalsecret_validator.go). Only the namespace is made.
+            namespace = AgentNamespace(
+                f"{name}-namespace",
+                AgentNamespaceArgs(settings.namespace, moved_from=eso_namespace_urn(name, self)),
+                opts=child,
+            ).namespace_name
+            self.secrets_revision = None
+            secret_ready: list[pulumi.Resource] = []
+        elif settings.secrets.backend is not SecretsBackend.EXTERNAL_SECRETS:
             backend = other_backend(name, deployment, value_of, settings.chart.values, self)
             self.vault, namespace = backend.vault, backend.namespace
             self.secrets_revision = backend.secret_revision
             backend_values = dict(backend.chart_values)
-            secret_ready: list[pulumi.Resource] = list(backend.secret_ready)
+            secret_ready = list(backend.secret_ready)
         else:  # -- end of the dispatch; the ESO path is as before, one level deeper
             vault_settings = settings.require_vault()
             self.vault = VaultSecrets(
@@ -178,12 +194,11 @@ class QtapEnvironment(pulumi.ComponentResource):
             self.secrets_revision = self.vault.kv_version
             secret_ready = [self.secret_sync.external_secret]
         # -- delivery (qtap:delivery.mode): one object carries the chart values, built once --
-        values = with_secrets_revision(
-            release_values(
-                snapshot.text, snapshot.sha256, deployment.bindings, settings.chart.values
-            ),
-            self.secrets_revision,
+        values = release_values(
+            snapshot.text, snapshot.sha256, deployment.bindings, settings.chart.values
         )
+        if self.secrets_revision is not None:
+            values = with_secrets_revision(values, self.secrets_revision)
         values.update(backend_values)
         if self.identity is not None and identity_mode is not None:
             # Keyless S3: the chart's ServiceAccount is the one the role is bound to.
@@ -259,6 +274,12 @@ class QtapEnvironment(pulumi.ComponentResource):
         self.chart_version = self.release.chart_version
         self.snapshot_sha256 = pulumi.Output.from_input(snapshot.sha256)
         self.agent_role_arn = self.identity.role_arn if self.identity else None
+        # "" when the snapshot needs no secret (no revision to carry).
+        self.secrets_revision_output = (
+            self.secrets_revision
+            if self.secrets_revision is not None
+            else pulumi.Output.from_input("")
+        )
         self.register_outputs(
             {
                 "bucket_names": self.bucket_names,
@@ -272,7 +293,7 @@ class QtapEnvironment(pulumi.ComponentResource):
                 **({"agent_role_arn": self.agent_role_arn} if self.agent_role_arn else {}),
                 "bucket_arns": self.bucket_arns,
                 "writer_arns": self.writer_arns,
-                "secrets_revision": self.secrets_revision,
+                "secrets_revision": self.secrets_revision_output,
                 "vault_role_name": self.vault_role_name,
                 "vault_policy_name": self.vault_policy_name,
             }

@@ -197,3 +197,38 @@ def test_identity_without_eks_settings_registers_nothing(tmp_path: Path):
     run = run_stack(STACK, project)
     assert run.registrations == []
     assert "[stack-config-missing]: qtap:eks.oidcProviderArn" in str(run.error)
+
+
+# -- a snapshot that reads no env variable ----------------------------------------------------
+
+PULSE_STORE = (
+    "    - id: qpoint\n      type: pulse\n      url: https://api-pulse.qpoint.io\n"
+    "      token:\n        type: env\n        value: REGISTRATION_TOKEN\n"
+)
+
+
+@pytest.mark.parametrize("backend", ["external-secrets", "vault-secrets-operator"])
+def test_a_snapshot_that_reads_no_env_variable_deploys_no_secret_sync(tmp_path: Path, backend):
+    # Keyless S3 and a stdout event store instead of pulse: nothing for the agent to read from
+    # qtap-secrets, so no Vault secret, no ExternalSecret (ESO refuses one without data), and
+    # the release waits for nothing but its namespace.
+    project = keyless_project(tmp_path, STACK, "irsa")
+    snapshot = project / "snapshots" / STACK / "qtap-config.yaml"
+    text = snapshot.read_text()
+    assert PULSE_STORE in text
+    snapshot.write_text(text.replace(PULSE_STORE, "    - id: local\n      type: stdout\n"))
+    overrides = {}
+    if backend != "external-secrets":
+        overrides["qtap:secrets"] = json.dumps({"backend": backend})
+    run = run_stack(STACK, project, registration_token=None, config_overrides=overrides)
+    assert run.error is None, run.error
+    types = {r.type for r in run.registrations}
+    assert not types & {SECRET, EXTERNAL, "qtap:vault:VaultSecrets", "qtap:kubernetes:SecretSync"}
+    assert not any(t.startswith("kubernetes:secrets.hashicorp.com") for t in types)
+    release = run.one(RELEASE)
+    assert release.inputs["values"]["extraEnv"] == []
+    assert "revision/qtap-secrets" not in release.inputs["values"]["podAnnotations"]
+    waits_for = {run.by_urn(u).type for u in release.dependencies}
+    assert waits_for == {NAMESPACE, ROLE, ROLE_POLICY}
+    assert run.outputs["envBindings"] == {}
+    assert run.outputs["secretsRevision"] == ""
