@@ -10,12 +10,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pulumi
-from pulumi.runtime import config as engine_config
 
 from components import QtapEnvironment, QtapEnvironmentArgs
+from components.providers import build_providers
 from qtap_gitops.deployment import prepare_deployment
 from qtap_gitops.problems import ContractError
-from qtap_gitops.settings import NAMESPACE, RawStackConfig
+from qtap_gitops.provider_settings import PROVIDER_KEYS
+from qtap_gitops.settings import NAMESPACE, TOP_LEVEL_KEYS, RawStackConfig, SecretsBackend
 from qtap_gitops.stackfile import find_project, load_stack_config
 
 # The Pulumi CLI runs the program from the project directory (where Pulumi.yaml is).
@@ -23,15 +24,29 @@ PROJECT_DIR = Path.cwd()
 
 
 def read_stack_config(stack: str) -> RawStackConfig:
-    """The `qtap:*` configuration the engine passed in, with positions from the stack file."""
-    every_key = {**engine_config.get_config_env(), **engine_config.CONFIG.get()}
-    values = {k: str(v) for k, v in every_key.items() if k.startswith(f"{NAMESPACE}:")}
-    # Depending on the language host, secrecy arrives with the run request or in the environment.
-    env_secret_keys = set(engine_config.get_config_secret_keys_env())
-    secret_keys = frozenset(
-        k for k in values if engine_config.is_config_secret(k) or k in env_secret_keys
-    )
+    """The stack's configuration through the public `pulumi.Config` API: every `qtap:*` key of
+    the contract and the provider keys, with positions and secrecy from the stack file.
+
+    Misspelled keys are the offline tools' job (`qtapctl check`, which CI runs first): they
+    read the stack file itself. A value the stack file holds in plaintext is refused where it
+    must be secret; a value that does not come from the stack file (an ESC environment, CI)
+    is not in the repository and counts as secret.
+    """
+    values: dict[str, str] = {}
+    project_config = pulumi.Config(NAMESPACE)
+    for key in TOP_LEVEL_KEYS:
+        value = project_config.get(key)
+        if value is not None:
+            values[f"{NAMESPACE}:{key}"] = value
+    for full_key in PROVIDER_KEYS:
+        namespace, key = full_key.split(":", 1)
+        value = pulumi.Config(namespace).get(key)
+        if value is not None:
+            values[full_key] = value
     stack_file, _ = load_stack_config(find_project(PROJECT_DIR), stack)
+    in_file = stack_file.values if stack_file else {}
+    secret_in_file = stack_file.secret_keys if stack_file else frozenset()
+    secret_keys = frozenset(k for k in values if k not in in_file or k in secret_in_file)
     positions = stack_file.positions if stack_file else {}
     return RawStackConfig(stack, f"Pulumi.{stack}.yaml", values, secret_keys, positions)
 
@@ -44,6 +59,17 @@ def main() -> None:
         raise pulumi.RunError(str(error)) from None
     for warning in deployment.warnings:
         pulumi.log.warn(warning.format())
+
+    assert deployment.providers is not None, "checked by prepare_deployment"
+    vault_config = pulumi.Config("vault")
+    providers = build_providers(
+        "qtap",
+        deployment.providers,
+        deployment.settings.vault,
+        vault_token=vault_config.get_secret("token"),
+        vault_skip_child_token=vault_config.get_bool("skipChildToken"),
+        sealing_key=deployment.settings.secrets.backend is SecretsBackend.SEALED_SECRETS,
+    )
 
     config = pulumi.Config(NAMESPACE)
     secret_env: dict[str, pulumi.Output[str]] = {}
@@ -60,7 +86,9 @@ def main() -> None:
             registration_token=config.get_secret("registrationToken"),
             secret_env=secret_env,
             tags={"app": "qtap", "environment": stack, "managed-by": "pulumi"},
+            aws_providers=providers.aws_by_region,
         ),
+        opts=pulumi.ResourceOptions(providers=providers.all()),
     )
 
     pulumi.export("buckets", environment.bucket_names)
@@ -72,6 +100,14 @@ def main() -> None:
     pulumi.export("chartVersion", environment.chart_version)
     pulumi.export("snapshotSha256", environment.snapshot_sha256)
     pulumi.export("envBindings", {b.name: b.source.describe() for b in deployment.bindings})
+    if environment.agent_role_arn is not None:  # keyless S3 (qtap:objectStore.identity)
+        pulumi.export("agentRoleArn", environment.agent_role_arn)
+    # For other stacks (StackReference): what exists, and who may write into it.
+    pulumi.export("bucketArns", environment.bucket_arns)
+    pulumi.export("writerArns", environment.writer_arns)
+    pulumi.export("vaultRole", environment.vault_role_name)
+    pulumi.export("vaultPolicy", environment.vault_policy_name)
+    pulumi.export("secretsRevision", environment.secrets_revision_output)
 
 
 main()

@@ -25,19 +25,27 @@ class ObjectStoreArgs:
     """Captured payloads (and noncurrent versions) expire after this many days."""
     versioning: bool
     protect: bool
-    """Protect the bucket from deletion and keep it if it leaves the program."""
+    """Protect the bucket from deletion (every bucket is kept when it leaves the program)."""
     kms_key_id: str | None = None
     """KMS key ARN for SSE-KMS; AES256 (SSE-S3) when None."""
     tags: Mapping[str, str] = field(default_factory=dict)
+    writer_key: bool = True
+    """Create the writer's IAM user, PutObject-only policy and access key. False for a keyless
+    store, which the agent writes to through its workload identity (WorkloadIdentity)."""
+    key_version: int = 1
+    """`qtap:objectStore.keyVersion`: a new value replaces the writer's access key."""
 
 
 class ObjectStore(pulumi.ComponentResource):
     """Private, encrypted, TLS-only bucket with retention, and a PutObject-only IAM key."""
 
     bucket_name: pulumi.Output[str]
-    user_name: pulumi.Output[str]
-    access_key_id: pulumi.Output[str]
-    secret_access_key: pulumi.Output[str]
+    bucket_arn: pulumi.Output[str]
+    user_name: pulumi.Output[str] | None
+    user_arn: pulumi.Output[str] | None
+    access_key_id: pulumi.Output[str] | None
+    secret_access_key: pulumi.Output[str] | None
+    """The writer's user and key; None without `writer_key`."""
 
     def __init__(
         self, name: str, args: ObjectStoreArgs, opts: pulumi.ResourceOptions | None = None
@@ -46,18 +54,22 @@ class ObjectStore(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         region = args.region
 
-        # Captured payloads are sensitive: never force_destroy, and a protected stack's bucket
-        # can be neither deleted by the program nor lost when removed from it.
+        # Captured payloads are sensitive: never force_destroy, and no configuration change
+        # deletes a bucket. A bucket that leaves the program (a store renamed or removed in
+        # Qplane, a stack destroyed) stays in AWS, and so do its protections: its public access
+        # block, ownership, encryption, versioning, lifecycle and TLS-only policy are retained
+        # with it. Retention is set on each resource directly: Pulumi's mock monitor does not
+        # run transforms, so options set that way could not be tested. A protected stack (prod)
+        # additionally refuses any deletion of the bucket until `protect` is lifted.
         self.bucket = aws.s3.Bucket(
             f"{name}-bucket",
             bucket=args.bucket,
             region=region,
             force_destroy=False,
             tags=dict(args.tags),
-            opts=pulumi.ResourceOptions(
-                parent=self, protect=args.protect, retain_on_delete=args.protect
-            ),
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect, retain_on_delete=True),
         )
+        kept = pulumi.ResourceOptions(parent=self, retain_on_delete=True)
         bucket_id = self.bucket.id
 
         self.public_access_block = aws.s3.BucketPublicAccessBlock(
@@ -68,14 +80,14 @@ class ObjectStore(pulumi.ComponentResource):
             block_public_policy=True,
             ignore_public_acls=True,
             restrict_public_buckets=True,
-            opts=child,
+            opts=kept,
         )
         aws.s3.BucketOwnershipControls(
             f"{name}-ownership",
             bucket=bucket_id,
             region=region,
             rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
-            opts=child,
+            opts=kept,
         )
         self.encryption = aws.s3.BucketServerSideEncryptionConfiguration(
             f"{name}-encryption",
@@ -91,7 +103,7 @@ class ObjectStore(pulumi.ComponentResource):
                     bucket_key_enabled=bool(args.kms_key_id),
                 )
             ],
-            opts=child,
+            opts=kept,
         )
         self.versioning = aws.s3.BucketVersioning(
             f"{name}-versioning",
@@ -101,7 +113,7 @@ class ObjectStore(pulumi.ComponentResource):
                 # "Suspended", not "Disabled": a bucket that was ever versioned cannot go back.
                 status="Enabled" if args.versioning else "Suspended",
             ),
-            opts=child,
+            opts=kept,
         )
         self.lifecycle = aws.s3.BucketLifecycleConfiguration(
             f"{name}-lifecycle",
@@ -123,7 +135,7 @@ class ObjectStore(pulumi.ComponentResource):
                     ),
                 )
             ],
-            opts=child,
+            opts=kept,
         )
         self.policy = aws.s3.BucketPolicy(
             f"{name}-tls-only",
@@ -131,8 +143,18 @@ class ObjectStore(pulumi.ComponentResource):
             region=region,
             policy=to_json(tls_only_bucket_policy(args.bucket, region)),
             # S3 evaluates a new bucket policy against the public access block; apply it after.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.public_access_block]),
+            opts=pulumi.ResourceOptions(
+                parent=self, retain_on_delete=True, depends_on=[self.public_access_block]
+            ),
         )
+
+        self.bucket_name = self.bucket.bucket
+        self.bucket_arn = self.bucket.arn
+        if not args.writer_key:
+            # Keyless: no IAM user, no key, nothing to store in Vault or to rotate.
+            self.user_name = self.user_arn = self.access_key_id = self.secret_access_key = None
+            self.register_outputs({"bucket_name": self.bucket_name})
+            return
 
         self.user = aws.iam.User(
             f"{name}-writer",
@@ -148,15 +170,32 @@ class ObjectStore(pulumi.ComponentResource):
             policy=to_json(writer_policy(args.bucket, region, args.kms_key_id)),
             opts=child,
         )
+        # Rotation: a new keyVersion replaces the key under the same name (stable URN). Pulumi
+        # creates the replacement first and deletes the old key only after every other step of
+        # the update has finished (pulumi/pulumi pkg/resource/deploy/step_generator.go: "the
+        # delete step is generated later on, after all creates/updates finish"), that is after
+        # the new key is in Vault, the ExternalSecret has synced it and the pods have rolled.
         self.access_key = aws.iam.AccessKey(
             f"{name}-writer-key",
             user=self.user.name,
-            opts=pulumi.ResourceOptions(parent=self, additional_secret_outputs=["secret"]),
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                additional_secret_outputs=["secret"],
+                replacement_trigger=args.key_version,
+                delete_before_replace=False,
+            ),
         )
 
-        self.bucket_name = self.bucket.bucket
         self.user_name = self.user.name
+        self.user_arn = self.user.arn
         # Both halves of the key stay secret wherever they flow (Vault secret, outputs, logs).
         self.access_key_id = pulumi.Output.secret(self.access_key.id)
         self.secret_access_key = pulumi.Output.secret(self.access_key.secret)
-        self.register_outputs({"bucket_name": self.bucket_name, "user_name": self.user_name})
+        self.register_outputs(
+            {
+                "bucket_name": self.bucket_name,
+                "bucket_arn": self.bucket_arn,
+                "user_name": self.user_name,
+                "user_arn": self.user_arn,
+            }
+        )

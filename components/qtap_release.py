@@ -47,7 +47,14 @@ class QtapRelease(pulumi.ComponentResource):
             max_history=MAX_HISTORY,
             skip_await=False,
             timeout=TIMEOUT_SECONDS,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.secret_ready)),
+            # A new name or namespace forces a replacement. Created before the old release is
+            # deleted (Pulumi's default), the new DaemonSet's pods could never start: the chart
+            # runs the agent with hostNetwork and binds its status port on every node, which
+            # the old pods still hold; Helm would time out with two eBPF agents on every node.
+            # Deleting first costs a short gap in capture instead.
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=list(args.secret_ready), delete_before_replace=True
+            ),
         )
         self.release_name = pulumi.Output.from_input(RELEASE_NAME)
         self.chart_version = pulumi.Output.from_input(args.chart.version)

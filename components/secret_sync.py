@@ -33,11 +33,16 @@ class SecretSyncArgs:
     vault_ready: Sequence[pulumi.Resource]
     """The Vault secret and role; the ExternalSecret cannot sync before both exist."""
     service_account: str = SERVICE_ACCOUNT_NAME
+    kv_version: pulumi.Input[str] | None = None
+    """The KV v2 version Pulumi just wrote (VaultSecrets.kv_version). Pinned in every
+    remoteRef, so a rotation changes the ExternalSecret's spec: ESO re-reads Vault at once
+    (not at the next refreshInterval) and reads exactly that version."""
 
 
 class SecretSync(pulumi.ComponentResource):
     namespace_name: pulumi.Output[str]
     secret_name: pulumi.Output[str]
+    kv_version: pulumi.Output[str | None]
 
     def __init__(
         self, name: str, args: SecretSyncArgs, opts: pulumi.ResourceOptions | None = None
@@ -114,7 +119,9 @@ class SecretSync(pulumi.ComponentResource):
                 "data": [
                     {
                         "secretKey": binding.name,
-                        "remoteRef": {"key": vault.path, "property": binding.vault_property},
+                        "remoteRef": _remote_ref(
+                            vault.path, binding.vault_property, args.kv_version
+                        ),
                     }
                     for binding in args.bindings
                 ],
@@ -125,7 +132,19 @@ class SecretSync(pulumi.ComponentResource):
         )
 
         self.namespace_name = namespace
+        self.kv_version = pulumi.Output.from_input(args.kv_version)
         self.secret_name = pulumi.Output.from_input(SECRET_NAME)
         self.register_outputs(
             {"namespace_name": self.namespace_name, "secret_name": self.secret_name}
         )
+
+
+def _remote_ref(
+    key: str, vault_property: str, kv_version: pulumi.Input[str] | None
+) -> dict[str, pulumi.Input[str]]:
+    ref: dict[str, pulumi.Input[str]] = {"key": key, "property": vault_property}
+    if kv_version is not None:
+        # ESO's Vault provider reads a KV v2 secret at `?version=<n>` when remoteRef.version is
+        # set (external-secrets providers/v1/vault/client_get.go readSecret).
+        ref["version"] = kv_version
+    return ref

@@ -33,6 +33,9 @@ class VaultSecrets(pulumi.ComponentResource):
     secret_path: pulumi.Output[str]
     policy_name: pulumi.Output[str]
     role_name: pulumi.Output[str]
+    kv_version: pulumi.Output[str]
+    """The KV v2 version of the secret this update wrote: not secret, and it changes exactly
+    when any value behind the secret changes. Readers pin it; the pods carry it."""
 
     def __init__(
         self, name: str, args: VaultSecretsArgs, opts: pulumi.ResourceOptions | None = None
@@ -42,8 +45,7 @@ class VaultSecrets(pulumi.ComponentResource):
         settings = args.vault
 
         data_json: pulumi.Output[str] = pulumi.Output.all(**dict(args.properties)).apply(
-            # Output.all() of no outputs resolves to [] (a snapshot with no env reference).
-            lambda values: json.dumps(dict(sorted(dict(values).items())))
+            lambda values: json.dumps(dict(sorted(values.items())))
         )
         # Secret already (its inputs are), and said so here as well: the data is credentials.
         secret_data: pulumi.Output[str] = pulumi.Output.secret(data_json)
@@ -76,6 +78,12 @@ class VaultSecrets(pulumi.ComponentResource):
             opts=child,
         )
 
+        # The provider reads the secret back after writing it (terraform-provider-vault
+        # vault/resource_kv_secret_v2.go kvSecretV2Read): `metadata.version` is the version
+        # Vault assigned to this write; Vault bumps it on every write of the secret.
+        # A version number reveals nothing; unsecret it so the chart values that carry it stay
+        # plain and previews keep showing their diff.
+        self.kv_version = pulumi.Output.unsecret(self.secret.metadata.apply(_kv_version))
         self.secret_path = pulumi.Output.from_input(f"{settings.kv_mount}/{settings.path}")
         self.policy_name = self.policy.name
         self.role_name = self.role.role_name
@@ -84,5 +92,13 @@ class VaultSecrets(pulumi.ComponentResource):
                 "secret_path": self.secret_path,
                 "policy_name": self.policy_name,
                 "role_name": self.role_name,
+                "kv_version": self.kv_version,
             }
         )
+
+
+def _kv_version(metadata: Mapping[str, str] | None) -> str:
+    version = (metadata or {}).get("version")
+    if not version:
+        raise ValueError("Vault returned no version for the KV v2 secret it wrote")
+    return str(version)

@@ -77,7 +77,14 @@ class EnvBinding:
 
 def _problem(snapshot: Snapshot, ref: EnvReference, code: str, message: str, fix: str) -> Problem:
     return Problem(
-        Severity.ERROR, code, snapshot.file, ref.line, ref.column, ref.yaml_path, message, fix
+        severity=Severity.ERROR,
+        code=code,
+        file=snapshot.file,
+        line=ref.line,
+        column=ref.column,
+        yaml_path=ref.yaml_path,
+        message=message,
+        fix=fix,
     )
 
 
@@ -205,15 +212,15 @@ def conflicting_secret_env(
         ):
             problems.append(
                 Problem(
-                    Severity.ERROR,
-                    "env-source-conflict",
-                    inventory.source,
-                    None,
-                    None,
-                    f"qtap:secretEnv.{binding.name}",
-                    f"{binding.name} already comes from {binding.source.describe()}; a "
+                    severity=Severity.ERROR,
+                    code="env-source-conflict",
+                    file=inventory.source,
+                    line=None,
+                    column=None,
+                    yaml_path=f"qtap:secretEnv.{binding.name}",
+                    message=f"{binding.name} already comes from {binding.source.describe()}; a "
                     "secretEnv value would be a second source",
-                    f"remove it: pulumi config rm --path 'qtap:secretEnv.{binding.name}' "
+                    fix=f"remove it: pulumi config rm --path 'qtap:secretEnv.{binding.name}' "
                     f"--stack {inventory.stack}",
                 )
             )
@@ -229,14 +236,14 @@ def unused_secrets(
     for name in sorted(inventory.secret_env_names - names):
         problems.append(
             Problem(
-                Severity.WARNING,
-                "secret-unused",
-                inventory.source,
-                None,
-                None,
-                f"qtap:secretEnv.{name}",
-                f"the snapshot {snapshot.file} references no env variable {name}",
-                f"remove it: pulumi config rm --path 'qtap:secretEnv.{name}' --stack {inventory.stack}",
+                severity=Severity.WARNING,
+                code="secret-unused",
+                file=inventory.source,
+                line=None,
+                column=None,
+                yaml_path=f"qtap:secretEnv.{name}",
+                message=f"the snapshot {snapshot.file} references no env variable {name}",
+                fix=f"remove it: pulumi config rm --path 'qtap:secretEnv.{name}' --stack {inventory.stack}",
             )
         )
     if inventory.registration_token_set and not any(
@@ -244,15 +251,15 @@ def unused_secrets(
     ):
         problems.append(
             Problem(
-                Severity.WARNING,
-                "secret-unused",
-                inventory.source,
-                None,
-                None,
-                "qtap:registrationToken",
-                f"the snapshot {snapshot.file} has no pulse event store, so the registration "
+                severity=Severity.WARNING,
+                code="secret-unused",
+                file=inventory.source,
+                line=None,
+                column=None,
+                yaml_path="qtap:registrationToken",
+                message=f"the snapshot {snapshot.file} has no pulse event store, so the registration "
                 "token is not used",
-                "add the pulse store in Qplane, or remove the token",
+                fix="add the pulse store in Qplane, or remove the token",
             )
         )
     return problems

@@ -33,15 +33,15 @@ def cross_stack_conflicts(reports: Sequence[DeploymentReport]) -> list[CrossStac
             other = buckets.setdefault(store.bucket, deployment.stack)
             if other != deployment.stack:
                 problem = Problem(
-                    Severity.ERROR,
-                    "shared-bucket",
-                    deployment.snapshot.file,
-                    store.line,
-                    None,
-                    store.yaml_path,
-                    f"bucket {store.bucket} is also created by stack {other}; two stacks "
+                    severity=Severity.ERROR,
+                    code="shared-bucket",
+                    file=deployment.snapshot.file,
+                    line=store.line,
+                    column=None,
+                    yaml_path=store.yaml_path,
+                    message=f"bucket {store.bucket} is also created by stack {other}; two stacks "
                     "cannot own one bucket",
-                    "give each environment its own bucket in Qplane",
+                    fix="give each environment its own bucket in Qplane",
                 )
                 found.append(CrossStackProblem(problem, (other, deployment.stack)))
         vault = deployment.settings.vault
@@ -56,15 +56,15 @@ def cross_stack_conflicts(reports: Sequence[DeploymentReport]) -> list[CrossStac
             owner = vault_names.setdefault((vault.address, what, name), deployment.stack)
             if owner != deployment.stack:
                 problem = Problem(
-                    Severity.ERROR,
-                    "shared-vault-name",
-                    deployment.settings.source,
-                    None,
-                    None,
-                    setting,
-                    f"stack {owner} already uses the Vault {what} {name} at {vault.address}; "
-                    "each stack would overwrite the other's",
-                    f"give this stack its own {setting}",
+                    severity=Severity.ERROR,
+                    code="shared-vault-name",
+                    file=deployment.settings.source,
+                    line=None,
+                    column=None,
+                    yaml_path=setting,
+                    message=f"stack {owner} already uses the Vault {what} {name} at "
+                    f"{vault.address}; each stack would overwrite the other's",
+                    fix=f"give this stack its own {setting}",
                 )
                 found.append(CrossStackProblem(problem, (owner, deployment.stack)))
     return found

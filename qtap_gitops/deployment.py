@@ -18,10 +18,19 @@ from .bindings import (
     unresolved_sources,
     unused_secrets,
 )
+from .identity import check_identity
 from .paths import PathRefusal, read_snapshot
 from .problems import ContractError, Problem, Severity
+from .provider_settings import ProviderSettings, check_provider_settings
 from .release_values import check_chart_values, check_extra_env_against_bindings
-from .settings import RawStackConfig, StackSettings, check_settings
+from .sealing import certificate_problems
+from .settings import (
+    RawStackConfig,
+    SecretsBackend,
+    StackSettings,
+    check_settings,
+    kms_region_problems,
+)
 from .snapshot import (
     MAX_SNAPSHOT_BYTES,
     Snapshot,
@@ -38,6 +47,8 @@ class Deployment:
     bindings: tuple[EnvBinding, ...]
     warnings: tuple[Problem, ...]
     pending: tuple[Problem, ...] = ()
+    providers: ProviderSettings | None = None
+    """Settings of the explicit providers (kubernetes:context, aws:region, regions)."""
 
     @property
     def stack(self) -> str:
@@ -69,14 +80,14 @@ def _snapshot_report(
     if isinstance(data, PathRefusal):
         line, column = raw.positions.get("qtap:snapshot", (None, None))
         return Problem(
-            Severity.ERROR,
-            "snapshot-path",
-            settings.source,
-            line,
-            column,
-            "qtap:snapshot",
-            data.message,
-            data.fix,
+            severity=Severity.ERROR,
+            code="snapshot-path",
+            file=settings.source,
+            line=line,
+            column=column,
+            yaml_path="qtap:snapshot",
+            message=data.message,
+            fix=data.fix,
         )
     if data is None:  # missing: the snapshot check says so in its own words
         return check_snapshot(project_dir / relative, relative, strict=settings.strict_snapshot)
@@ -99,8 +110,20 @@ def check_deployment(
     if settings is None:
         return report
     report.problems.extend(
-        check_chart_values(settings.chart.values, settings.source, raw.positions)
+        check_chart_values(
+            settings.chart.values,
+            settings.source,
+            raw.positions,
+            identity=settings.object_store.identity,
+        )
     )
+    # -- sealed-secrets: the controller's certificate must be able to seal (kubeseal's checks)
+    certificate = settings.secrets.sealed_secrets.certificate
+    if settings.secrets.backend is SecretsBackend.SEALED_SECRETS and certificate:
+        report.problems.extend(
+            certificate_problems(certificate, source=settings.source, positions=raw.positions)
+        )
+    # -- end sealed-secrets
 
     if snapshot_bytes is not None:
         read: SnapshotReport | Problem = check_snapshot_bytes(
@@ -119,8 +142,11 @@ def check_deployment(
     if snapshot is None:
         return report
 
+    report.problems.extend(kms_region_problems(settings, snapshot, raw.positions))
     bindings, binding_problems = derive_bindings(snapshot)
     report.problems.extend(binding_problems)
+    # Keyless S3: keys vs workload identity, snapshot against settings.
+    report.problems.extend(check_identity(settings, snapshot, raw.positions))
     report.problems.extend(
         check_extra_env_against_bindings(settings.chart.values, bindings, settings.source)
     )
@@ -130,6 +156,10 @@ def check_deployment(
     report.problems.extend(conflicting_secret_env(bindings, inventory))
     report.problems.extend(unused_secrets(snapshot, bindings, inventory))
     missing = unresolved_sources(snapshot, bindings, inventory)
+    providers, provider_problems = check_provider_settings(
+        raw, settings, (store.region for store in snapshot.aws_stores)
+    )
+    report.problems.extend(provider_problems)
     if require_secrets:
         report.problems.extend(missing)
     else:
@@ -142,6 +172,7 @@ def check_deployment(
         bindings=tuple(bindings),
         warnings=tuple(report.warnings),
         pending=tuple(report.pending),
+        providers=providers,
     )
     return report
 

@@ -17,7 +17,7 @@ class Severity(StrEnum):
     WARNING = "warning"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Problem:
     """One finding in one file.
 
@@ -64,6 +64,30 @@ def sort_problems(problems: Iterable[Problem]) -> list[Problem]:
         problems,
         key=lambda p: (p.file, p.line or 0, p.column or 0, p.severity.value, p.code, p.message),
     )
+
+
+MAX_PROBLEMS_PER_FILE = 100
+
+
+def cap_problems(problems: Sequence[Problem], file: str) -> list[Problem]:
+    """At most `MAX_PROBLEMS_PER_FILE` problems (errors first), then one line saying how many
+    more there are: a hostile file must not flood the terminal or a pull-request comment."""
+    if len(problems) <= MAX_PROBLEMS_PER_FILE:
+        return list(problems)
+    ordered = sorted(problems, key=lambda p: not p.is_error)
+    kept = ordered[:MAX_PROBLEMS_PER_FILE]
+    rest = ordered[MAX_PROBLEMS_PER_FILE:]
+    more = Problem(
+        severity=Severity.ERROR if any(p.is_error for p in rest) else Severity.WARNING,
+        code="too-many-problems",
+        file=file,
+        line=None,
+        column=None,
+        yaml_path="",
+        message=f"{len(rest)} more problems are not shown",
+        fix="correct the ones shown first, or export the file again",
+    )
+    return [*kept, more]
 
 
 def format_problems(problems: Iterable[Problem]) -> str:

@@ -18,7 +18,10 @@ from typing import Any
 from .bindings import EnvBinding
 from .problems import Problem, Severity
 from .qtap_schema import CHART_MANAGED_ENV
-from .settings import position_of
+from .settings import IdentityMode, position_of
+
+# The annotation IRSA reads on a ServiceAccount (aws/amazon-eks-pod-identity-webhook).
+IRSA_ROLE_ANNOTATION = "eks.amazonaws.com/role-arn"
 
 SECRET_NAME = "qtap-secrets"
 SNAPSHOT_CHECKSUM_ANNOTATION = "checksum/qtap-config"
@@ -67,16 +70,32 @@ _OWNED = {
 
 
 def check_chart_values(
-    values: Mapping[str, Any], source: str, positions: Mapping[str, tuple[int, int]]
+    values: Mapping[str, Any],
+    source: str,
+    positions: Mapping[str, tuple[int, int]],
+    *,
+    identity: IdentityMode | None = None,
 ) -> list[Problem]:
-    """Problems with `qtap:chart.values` (unknown keys, program-owned keys, bad enums)."""
+    """Problems with `qtap:chart.values` (unknown keys, program-owned keys, bad enums).
+
+    With a workload identity, `serviceAccount` is the program's too: the role's trust or the
+    Pod Identity association names exactly the ServiceAccount the program sets there."""
     problems: list[Problem] = []
 
     def error(path: str, message: str, fix: str) -> None:
         key = f"qtap:chart.values.{path}"
         line, column = position_of(positions, key)
         problems.append(
-            Problem(Severity.ERROR, "chart-values", source, line, column, key, message, fix)
+            Problem(
+                severity=Severity.ERROR,
+                code="chart-values",
+                file=source,
+                line=line,
+                column=column,
+                yaml_path=key,
+                message=message,
+                fix=fix,
+            )
         )
 
     for key, value in values.items():
@@ -85,6 +104,15 @@ def check_chart_values(
                 key,
                 f"the qtap chart defines no value {key!r}; Helm would ignore it silently",
                 "remove it or correct the spelling (see the chart's values.yaml)",
+            )
+            continue
+        if key == "serviceAccount" and identity is not None:
+            error(
+                key,
+                f"serviceAccount cannot be set here with qtap:objectStore.identity "
+                f"{identity.value}: the program sets it to the ServiceAccount the agent's IAM "
+                "role is bound to",
+                "remove qtap:chart.values.serviceAccount",
             )
             continue
         if key in _OWNED:
@@ -111,14 +139,26 @@ def check_chart_values(
                             f"use: {', '.join(sorted(CONTAINERD_KEYS))}",
                         )
         elif nested is not None:
-            error(key, f"must be a mapping, found {value!r}", "see the chart's values.yaml")
-    if "logLevel" in values and values["logLevel"] not in LOG_LEVELS:
+            shown = "a list" if isinstance(value, list) else repr(value)[:60]
+            error(key, f"must be a mapping, found {shown}", "see the chart's values.yaml")
+    # Values the chart renders as a string map (podAnnotations: the program adds its checksum
+    # annotation to it) or as one string: any other shape crashes the plan or the template.
+    for key in ("podAnnotations", "podLabels", "nodeSelector"):
+        found = values.get(key)
+        if found is not None and not (
+            isinstance(found, dict) and all(isinstance(v, str) for v in found.values())
+        ):
+            error(key, "must be a mapping of names to strings", f"write {key}: {{name: value}}")
+    for key, allowed in (("logLevel", LOG_LEVELS), ("logEncoding", LOG_ENCODINGS)):
+        if key in values and not isinstance(values[key], str):
+            error(key, "must be a single word", f"use one of: {', '.join(sorted(allowed))}")
+    if isinstance(values.get("logLevel"), str) and values["logLevel"] not in LOG_LEVELS:
         error(
             "logLevel",
             f"{values['logLevel']!r} is not a Qtap log level",
             f"use one of: {', '.join(sorted(LOG_LEVELS))}",
         )
-    if "logEncoding" in values and values["logEncoding"] not in LOG_ENCODINGS:
+    if isinstance(values.get("logEncoding"), str) and values["logEncoding"] not in LOG_ENCODINGS:
         error(
             "logEncoding", f"{values['logEncoding']!r} is not a log encoding", "use console or json"
         )
@@ -163,15 +203,15 @@ def check_extra_env_against_bindings(
         if isinstance(item, dict) and item.get("name") in bound:
             problems.append(
                 Problem(
-                    Severity.ERROR,
-                    "chart-values",
-                    source,
-                    None,
-                    None,
-                    f"qtap:chart.values.extraEnv[{index}]",
-                    f"{item['name']} is filled from the Kubernetes Secret {SECRET_NAME} because the "
+                    severity=Severity.ERROR,
+                    code="chart-values",
+                    file=source,
+                    line=None,
+                    column=None,
+                    yaml_path=f"qtap:chart.values.extraEnv[{index}]",
+                    message=f"{item['name']} is filled from the Kubernetes Secret {SECRET_NAME} because the "
                     "snapshot references it",
-                    "remove this entry",
+                    fix="remove this entry",
                 )
             )
     return problems
@@ -183,6 +223,26 @@ def secret_env_var(binding: EnvBinding) -> dict[str, Any]:
         "name": binding.name,
         "valueFrom": {"secretKeyRef": {"name": SECRET_NAME, "key": binding.name}},
     }
+
+
+def service_account_values(
+    identity: IdentityMode, service_account: str, role_arn: Any
+) -> dict[str, Any]:
+    """The chart's `serviceAccount` for a workload identity: created under a fixed name (the one
+    the role's trust or the Pod Identity association names); with IRSA annotated with the role
+    ARN (`role_arn` may be a pulumi Output), which the EKS Pod Identity webhook turns into
+    AWS_ROLE_ARN and AWS_WEB_IDENTITY_TOKEN_FILE in the pod."""
+    values: dict[str, Any] = {"create": True, "name": service_account}
+    if identity is IdentityMode.IRSA:
+        values["annotations"] = {IRSA_ROLE_ANNOTATION: role_arn}
+    return values
+
+
+def with_service_account(
+    values: Mapping[str, Any], service_account: Mapping[str, Any]
+) -> dict[str, Any]:
+    """`values` (from `release_values`) with the program's `serviceAccount`."""
+    return {**values, "serviceAccount": dict(service_account)}
 
 
 def release_values(

@@ -8,10 +8,12 @@ settings; only whether they are present does.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
+import urllib.parse
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any, TypeVar
 
@@ -61,11 +63,15 @@ SECRETS_KEYS = frozenset({"backend", "sealedSecrets"})
 SEALED_SECRETS_KEYS = frozenset({"certificate", "scope"})
 
 _SYSTEM_NAMESPACES = frozenset({"default", "kube-system", "kube-public", "kube-node-lease"})
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
-_PINNED_VERSION = re.compile(r"^\d+\.\d+\.\d+(-[0-9A-Za-z.\-]+)?(\+[0-9A-Za-z.\-]+)?$")
-_VAULT_SEGMENT = re.compile(r"^[A-Za-z0-9_.\-]+$")
-_KMS_KEY_ARN = re.compile(r"^arn:aws(-cn|-us-gov)?:kms:[a-z0-9\-]+:\d{12}:key/[A-Za-z0-9\-]+$")
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?", re.ASCII)
+_PINNED_VERSION = re.compile(
+    r"[0-9]{1,9}\.[0-9]{1,9}\.[0-9]{1,9}(-[0-9A-Za-z.\-]+)?(\+[0-9A-Za-z.\-]+)?", re.ASCII
+)
+_VAULT_SEGMENT = re.compile(r"[A-Za-z0-9_.\-]+", re.ASCII)
+_KMS_KEY_ARN = re.compile(
+    r"arn:aws(-cn|-us-gov)?:kms:(?P<region>[a-z0-9\-]+):[0-9]{12}:key/[A-Za-z0-9\-]+", re.ASCII
+)
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*", re.ASCII)
 _OIDC_PROVIDER_ARN = re.compile(
     r"arn:aws(-cn|-us-gov)?:iam::[0-9]{12}:oidc-provider/[A-Za-z0-9.\-]+(/[A-Za-z0-9.\-_]+)*"
 )
@@ -277,16 +283,20 @@ class _Parser:
         line, column = position_of(self.raw.positions, f"{NAMESPACE}:{key}")
         self.problems.append(
             Problem(
-                Severity.ERROR,
-                code,
-                self.raw.source,
-                line,
-                column,
-                f"{NAMESPACE}:{key}",
-                message,
-                fix,
+                severity=Severity.ERROR,
+                code=code,
+                file=self.raw.source,
+                line=line,
+                column=column,
+                yaml_path=f"{NAMESPACE}:{key}",
+                message=message,
+                fix=fix,
             )
         )
+
+    def warn(self, key: str, message: str, fix: str, code: str = "stack-config") -> None:
+        self.error(key, message, fix, code)
+        self.problems[-1] = replace(self.problems[-1], severity=Severity.WARNING)
 
     def raw_value(self, key: str) -> str | None:
         value = self.raw.values.get(f"{NAMESPACE}:{key}")
@@ -302,12 +312,13 @@ class _Parser:
             return None
         try:
             value = json.loads(text)
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):  # not JSON, too deep, or a 5000-digit number
             value = text
         if not isinstance(value, dict):
+            shown = "a value (not shown)" if self.is_secret(key) else _describe(value)
             self.error(
                 key,
-                f"must be a mapping of settings, found {type(value).__name__} {value!r}",
+                f"must be a mapping of settings, found {shown}",
                 f"write it as a YAML mapping under '{NAMESPACE}:{key}:' in {self.raw.source}",
             )
             return None
@@ -342,7 +353,9 @@ class _Parser:
             return default
         if isinstance(value, (dict, list, bool)):
             self.error(
-                key, f"must be a string, found {value!r}", f"set it to a string like {example}"
+                key,
+                f"must be a string, found {_describe(value)}",
+                f"set it to a string like {example}",
             )
             return default
         return str(value)
@@ -354,7 +367,7 @@ class _Parser:
             return value
         if isinstance(value, str) and value.lower() in ("true", "false"):
             return value.lower() == "true"
-        self.error(key, f"must be true or false, found {value!r}", "write true or false")
+        self.error(key, f"must be true or false, found {_describe(value)}", "write true or false")
         return default
 
     def integer(
@@ -385,7 +398,7 @@ class _Parser:
             if prefix == NAMESPACE and key not in TOP_LEVEL_KEYS:
                 self.error(
                     key,
-                    f"unknown configuration key '{full_key}'",
+                    f"unknown configuration key {full_key!r}",
                     f"remove it or correct the spelling (known: {', '.join(TOP_LEVEL_KEYS)})",
                 )
 
@@ -413,7 +426,7 @@ class _Parser:
                 "namespace and labels it for privileged pods",
                 f"use a namespace of the agent's own, e.g. {DEFAULT_NAMESPACE}",
             )
-        elif not _DNS_LABEL.match(namespace):
+        elif not _DNS_LABEL.fullmatch(namespace):
             self.error(
                 "namespace",
                 f"{namespace!r} is not a valid Kubernetes namespace name",
@@ -426,7 +439,7 @@ class _Parser:
         vault: VaultSettings | None = None
         if secrets.backend.uses_vault:
             vault = self.vault()
-        elif self.object("vault") is not None:
+        elif self.object("vault"):  # {} is the CLI-applied default of Pulumi.yaml
             self.error(
                 "vault",
                 f"does not apply: the {secrets.backend} backend keeps no secret in Vault",
@@ -485,7 +498,7 @@ class _Parser:
             )
         names = set()
         for name, item in value.items():
-            if not _ENV_NAME.match(name):
+            if not _ENV_NAME.fullmatch(name):
                 self.error(
                     f"secretEnv.{name}",
                     f"{name!r} is not a valid env variable name",
@@ -516,7 +529,7 @@ class _Parser:
         version = self.string(
             "chart.version", value.get("version"), required=True, example="0.0.38"
         )
-        if version is not None and not _PINNED_VERSION.match(version):
+        if version is not None and not _PINNED_VERSION.fullmatch(version):
             self.error(
                 "chart.version",
                 f"{version!r} is not a pinned chart version; a range or 'latest' would let "
@@ -557,12 +570,22 @@ class _Parser:
             required=True,
             example="https://vault.example.com:8200",
         )
-        if address is not None and not re.match(r"^https?://[^/\s]+", address):
-            self.error(
-                "vault.address",
-                f"{address!r} is not an http(s) URL",
-                "write the URL ESO uses to reach Vault, e.g. https://vault.example.com:8200",
-            )
+        if address is not None:
+            reason = _vault_address_problem(address)
+            if reason is not None:
+                self.error(
+                    "vault.address",
+                    f"{_describe(address)} is not a Vault URL: {reason}",
+                    "write the URL ESO uses to reach Vault, e.g. https://vault.example.com:8200",
+                )
+                address = None
+            elif address.startswith("http://"):
+                self.warn(
+                    "vault.address",
+                    "is plain http://: ESO would send its Kubernetes token to Vault and get the "
+                    "agent's secrets back unencrypted",
+                    "serve Vault over https:// (with qtap:vault.caBundle for an internal CA)",
+                )
         kv_mount = self.vault_path("vault.kvMount", value.get("kvMount"), DEFAULT_KV_MOUNT)
         path = self.vault_path("vault.path", value.get("path"), DEFAULT_VAULT_PATH)
         if path.split("/")[0] in ("data", "metadata"):
@@ -602,7 +625,7 @@ class _Parser:
         if (
             text.startswith("/")
             or text.endswith("/")
-            or not all(_VAULT_SEGMENT.match(s) for s in segments)
+            or not all(_VAULT_SEGMENT.fullmatch(s) for s in segments)
         ):
             self.error(
                 key,
@@ -623,7 +646,7 @@ class _Parser:
         )
         versioning = self.boolean("objectStore.versioning", value.get("versioning"), protect)
         kms = self.string("objectStore.kmsKeyId", value.get("kmsKeyId"))
-        if kms is not None and not _KMS_KEY_ARN.match(kms):
+        if kms is not None and not _KMS_KEY_ARN.fullmatch(kms):
             self.error(
                 "objectStore.kmsKeyId",
                 f"{kms!r} is not a KMS key ARN; the writer's IAM policy must name the key itself "
@@ -813,7 +836,7 @@ class _Parser:
     def dns_label(self, key: str, value: Any, default: str) -> str:
         text = self.string(key, value, default=default)
         assert text is not None
-        if not _DNS_LABEL.match(text):
+        if not _DNS_LABEL.fullmatch(text):
             self.error(
                 key,
                 f"{text!r} is not a valid Kubernetes name",
@@ -836,6 +859,42 @@ class _Parser:
         return text
 
 
+_VAULT_HOST = re.compile(
+    r"[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?)*",
+    re.ASCII,
+)
+
+
+def _vault_address_problem(address: str) -> str | None:
+    """Why `address` is not a plain http(s)://host[:port][/] URL (None when it is)."""
+    if any(c.isspace() for c in address) or not address.isprintable():
+        return "it contains spaces or control characters"
+    try:
+        parts = urllib.parse.urlsplit(address)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        return "it is not a valid URL"
+    if parts.scheme not in ("https", "http"):
+        return "it does not start with https://"
+    if parts.username is not None or parts.password is not None:
+        return "it holds credentials"
+    if parts.query or parts.fragment or parts.path not in ("", "/"):
+        return "it has a path, query or fragment (Vault's API paths are added by ESO)"
+    host = parts.netloc.rsplit(":", 1)[0] if parts.port is not None else parts.netloc
+    if not _VAULT_HOST.fullmatch(host):
+        try:
+            ipaddress.ip_address(host.strip("[]"))
+        except ValueError:
+            return "its host is not a valid host name"
+    return None
+
+
+def kms_key_region(arn: str) -> str | None:
+    """The region of a KMS key ARN (`arn:aws:kms:eu-west-1:...` -> `eu-west-1`)."""
+    match = _KMS_KEY_ARN.fullmatch(arn)
+    return match.group("region") if match else None
+
+
 def _describe(value: Any) -> str:
     """A value as messages show it: short, one line, printable."""
     if isinstance(value, dict):
@@ -843,7 +902,7 @@ def _describe(value: Any) -> str:
     if isinstance(value, list):
         return "a list"
     text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+    return text if len(text) <= 60 else text[:56] + "...'"
 
 
 def check_settings(raw: RawStackConfig) -> tuple[StackSettings | None, list[Problem]]:
@@ -858,3 +917,33 @@ def parse_settings(raw: RawStackConfig) -> StackSettings:
     raise_if_errors(problems)
     assert settings is not None
     return settings
+
+
+def kms_region_problems(
+    settings: StackSettings, snapshot: Any, positions: Mapping[str, tuple[int, int]]
+) -> list[Problem]:
+    """SSE-KMS needs the key in the bucket's region: a key elsewhere makes every upload fail.
+
+    `snapshot` is the checked `Snapshot` (typed loosely to keep settings free of the snapshot
+    package); each AWS-managed bucket this stack creates must share the key's region.
+    """
+    kms = settings.object_store.kms_key_id
+    region = kms_key_region(kms) if kms else None
+    if region is None:
+        return []
+    line, column = position_of(positions, f"{NAMESPACE}:objectStore.kmsKeyId")
+    return [
+        Problem(
+            severity=Severity.ERROR,
+            code="kms-region",
+            file=settings.source,
+            line=line,
+            column=column,
+            yaml_path=f"{NAMESPACE}:objectStore.kmsKeyId",
+            message=f"the KMS key is in {region}, but bucket {store.bucket} is in "
+            f"{store.region}; S3 can only encrypt with a key of the bucket's own region",
+            fix=f"use a KMS key in {store.region}",
+        )
+        for store in snapshot.aws_stores
+        if store.region != region
+    ]

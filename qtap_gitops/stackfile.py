@@ -9,18 +9,23 @@ needs to know about them.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .problems import Problem, Severity
+from .problems import Problem, Severity, cap_problems
 from .settings import RawStackConfig
-from .yamlsource import Located, parse_yaml
+from .yamlsource import View, parse_yaml
 
 SECRET_PLACEHOLDER = "[secret]"
+MAX_STACK_FILE_BYTES = 1024 * 1024
 PROJECT_FILE = "Pulumi.yaml"
 PROMOTION_ORDER = ("dev", "staging", "prod")
+# Pulumi stack names: letters, digits, '-', '_' and '.'; here also starting with a letter or
+# digit, so `Pulumi..yaml` or `Pulumi.-x.yaml` name no stack.
+STACK_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}", re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -42,8 +47,9 @@ class Project:
     def stacks(self) -> list[str]:
         """The project's stacks, in promotion order (dev, staging, prod, then the rest)."""
         names = [
-            path.name[len("Pulumi.") : -len(".yaml")]
+            name
             for path in self.stack_config_dir.glob("Pulumi.*.yaml")
+            if STACK_NAME.fullmatch(name := path.name[len("Pulumi.") : -len(".yaml")])
         ]
 
         def order(name: str) -> tuple[int, str]:
@@ -62,13 +68,23 @@ def find_project(start: Path) -> Project:
     for directory in (start.resolve(), *start.resolve().parents):
         project_file = directory / PROJECT_FILE
         if project_file.is_file():
-            parsed = parse_yaml(
-                project_file.read_text(encoding="utf-8"), PROJECT_FILE, what="project file"
+            try:
+                text = project_file.read_bytes().decode("utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise ProjectError(f"{project_file} cannot be read as UTF-8 text: {exc}") from None
+            parsed = parse_yaml(text, PROJECT_FILE, what="project file")
+            errors = cap_problems([p for p in parsed.problems if p.is_error], PROJECT_FILE)
+            if errors:
+                raise ProjectError("\n".join(p.format() for p in errors))
+            root = parsed.root.value() if parsed.root is not None else None
+            root = root if isinstance(root, dict) else {}
+            name = root.get("name")
+            config_dir = root.get("stackConfigDir")
+            return Project(
+                directory,
+                name if isinstance(name, str) else "",
+                directory / (config_dir if isinstance(config_dir, str) and config_dir else "."),
             )
-            root = parsed.root if isinstance(parsed.root, dict) else {}
-            name = str(root.get("name", ""))
-            config_dir = root.get("stackConfigDir") or "."
-            return Project(directory, name, directory / str(config_dir))
     raise ProjectError(f"no {PROJECT_FILE} found in {start} or any parent directory")
 
 
@@ -104,10 +120,10 @@ def _engine_string(value: Any) -> str:
     return str(value)
 
 
-def _positions(located: Located, prefix: str) -> Iterator[tuple[str, tuple[int, int]]]:
+def _positions(located: View, prefix: str) -> Iterator[tuple[str, tuple[int, int]]]:
     if located.line is not None and located.column is not None:
         yield prefix, (located.line, located.column)
-    if isinstance(located.value, dict) and not _is_secure(located.value):
+    if located.is_mapping and not _is_secure(located.plain_value()):
         for key, child in located.items():
             yield from _positions(child, f"{prefix}.{key}")
 
@@ -115,66 +131,97 @@ def _positions(located: Located, prefix: str) -> Iterator[tuple[str, tuple[int, 
 def load_stack_config(project: Project, stack: str) -> tuple[RawStackConfig | None, list[Problem]]:
     path = project.stack_file(stack)
     display = project.display(path)
+
+    def problem(code: str, line: int | None, yaml_path: str, message: str, fix: str) -> Problem:
+        return Problem(
+            severity=Severity.ERROR,
+            code=code,
+            file=display,
+            line=line,
+            column=1 if line is not None else None,
+            yaml_path=yaml_path,
+            message=message,
+            fix=fix,
+        )
+
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except FileNotFoundError:
         return None, [
-            Problem(
-                Severity.ERROR,
+            problem(
                 "stack-file-missing",
-                display,
-                None,
                 None,
                 "",
                 f"stack {stack!r} has no settings file",
                 f"create it with 'pulumi stack init {stack}' and set its configuration",
             )
         ]
-    except (OSError, UnicodeDecodeError) as exc:
+    except OSError as exc:
         return None, [
-            Problem(Severity.ERROR, "stack-file-unreadable", display, None, None, "", str(exc), "")
+            problem("stack-file-unreadable", None, "", f"cannot read the file: {exc.strerror}", "")
+        ]
+    if len(data) > MAX_STACK_FILE_BYTES:
+        return None, [
+            problem(
+                "stack-file-too-large",
+                None,
+                "",
+                f"the stack settings file is {len(data)} bytes; at most "
+                f"{MAX_STACK_FILE_BYTES} are read",
+                "keep only this stack's configuration in the file",
+            )
+        ]
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        return None, [
+            problem(
+                "stack-file-not-utf8",
+                line,
+                "",
+                f"byte 0x{data[exc.start]:02x} on line {line} is not UTF-8",
+                "save the file as UTF-8",
+            )
         ]
 
     parsed = parse_yaml(text, display, what="stack settings file")
     problems = list(parsed.problems)
-    if parsed.root is None or problems:
-        return None, problems
-    if not isinstance(parsed.root, dict):
+    root = parsed.view(display, problems)
+    if root is None or problems:
+        return None, cap_problems(problems, display)
+    if not root.is_mapping:
         return None, [
-            Problem(
-                Severity.ERROR,
+            problem(
                 "stack-file-shape",
-                display,
-                1,
                 1,
                 "",
                 "the stack settings file must be a YAML mapping",
                 "see the Pulumi stack settings file reference",
             )
         ]
-    config = parsed.root.get("config") or {}
-    if not isinstance(config, dict):
+    config = root.get("config")
+    if config is None or config.is_null:
+        config = None
+    elif not config.is_mapping:
         return None, [
-            Problem(
-                Severity.ERROR,
+            problem(
                 "stack-file-shape",
-                display,
-                None,
-                None,
+                config.line,
                 "config",
                 "'config' must be a mapping of keys to values",
                 "",
             )
         ]
-    located = Located(parsed.root, (), 1, 1).child("config")
     values: dict[str, str] = {}
     secret_keys: set[str] = set()
     positions: dict[str, tuple[int, int]] = {}
-    for key, child in located.items():
-        plain, secret = _plain(child.value)
-        values[key] = _engine_string(plain)
-        if secret:
-            secret_keys.add(key)
-        positions.update(_positions(child, key))
+    if config is not None:
+        for key, child in root.child("config").items():
+            plain, secret = _plain(child.plain_value())
+            values[key] = _engine_string(plain)
+            if secret:
+                secret_keys.add(key)
+            positions.update(_positions(child, key))
     raw = RawStackConfig(stack, display, values, frozenset(secret_keys), positions)
     return raw, []

@@ -2,6 +2,10 @@
 
 Lists of mappings are matched by a stable identity where one exists (`id`, then `name`, then a
 unique `type`), so reordering stores or plugins reads as what it is, not as every item changing.
+
+Snapshots are read with the same bounded parser as the contract, and a value in a credential
+position (the contract's one classifier, `snapshot.references`) is shown only as its kind: the
+diff is posted as a pull-request comment, which must never publish a credential.
 """
 
 from __future__ import annotations
@@ -10,8 +14,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from ruamel.yaml import YAML
-from ruamel.yaml.error import YAMLError
+from .snapshot.references import Redacted, redact
+from .yamlsource import load_plain as _load_bounded
 
 _IDENTITY_KEYS = ("id", "name", "type", "domain", "key")
 MISSING = object()
@@ -34,10 +38,7 @@ class Change:
 
 def load_plain(text: str) -> Any:
     """The document as plain Python values, or None when it is not readable YAML."""
-    try:
-        return YAML(typ="safe", pure=True).load(text)
-    except YAMLError:
-        return None
+    return _load_bounded(text)
 
 
 def _identity(items: list[Any]) -> str | None:
@@ -82,15 +83,24 @@ def diff_values(old: Any, new: Any) -> list[Change]:
 
 
 def diff_yaml(old_text: str | None, new_text: str | None) -> list[Change]:
-    return diff_values(
-        load_plain(old_text) if old_text is not None else None,
-        load_plain(new_text) if new_text is not None else None,
-    )
+    """The changes between two snapshots, with every credential redacted."""
+    old = load_plain(old_text) if old_text is not None else None
+    new = load_plain(new_text) if new_text is not None else None
+    shown_old = dict(flatten(redact(old, ())))
+    shown_new = dict(flatten(redact(new, ())))
+    return [
+        Change(
+            change.path, shown_old.get(change.path, MISSING), shown_new.get(change.path, MISSING)
+        )
+        for change in diff_values(old, new)
+    ]
 
 
 def show(value: Any) -> str:
     if value is MISSING:
         return "(absent)"
+    if isinstance(value, Redacted):
+        return str(value)
     if isinstance(value, str):
         return repr(value) if len(value) <= 80 else repr(value[:77] + "...")
     return repr(value)

@@ -12,6 +12,8 @@ from typing import TextIO
 
 from qtap_gitops.cross_stack import CrossStackProblem, cross_stack_conflicts, problems_of
 from qtap_gitops.deployment import DeploymentReport, check_deployment
+from qtap_gitops.esc import PROVIDED_CODE, load_stack_environments, split_pending
+from qtap_gitops.identity import describe_identity
 from qtap_gitops.problems import Problem, sort_problems
 from qtap_gitops.stackfile import Project, load_stack_config
 
@@ -49,13 +51,22 @@ def check_stack(
     raw, problems = load_stack_config(project, stack)
     if raw is None:
         return DeploymentReport(stack, problems=problems)
-    return check_deployment(
+    # Secrets an imported Pulumi ESC environment may hold are provided at deploy time, not
+    # missing; --require-secrets accepts them (see qtap_gitops/esc.py).
+    path = project.stack_file(stack)
+    environments, env_problems = load_stack_environments(path, project.display(path))
+    if env_problems:
+        return DeploymentReport(stack, problems=env_problems)
+    report = check_deployment(
         raw,
         project.directory,
-        require_secrets=require_secrets,
+        require_secrets=require_secrets and not environments,
         snapshot_bytes=replacement.data if replacement else None,
         snapshot_source=replacement.source if replacement else None,
     )
+    missing, provided = split_pending(report.pending, environments)
+    report.pending = missing + provided
+    return report
 
 
 def check_project(
@@ -123,9 +134,21 @@ def render_report(report: DeploymentReport, out: TextIO) -> None:
             )
         if not deployment.bindings:
             out.write("     (the snapshot references no env variables)\n")
-    if report.pending:
+        identity = describe_identity(deployment.settings, snapshot)
+        if identity:  # keyless S3: which role serves which store
+            out.write("   workload identity (no static AWS key):\n")
+            out.write("".join(f"     {terminal_line(line)}\n" for line in identity))
+    to_set = [p for p in report.pending if p.code != PROVIDED_CODE]
+    from_environment = [p for p in report.pending if p.code == PROVIDED_CODE]
+    if to_set:
         out.write("   secrets to set before `pulumi up` (not stored in the stack file):\n")
-        for problem in report.pending:
+        for problem in to_set:
+            out.write(
+                f"     - {terminal_line(problem.message)}\n       {terminal_line(problem.fix)}\n"
+            )
+    if from_environment:
+        out.write("   secrets provided at deploy time by Pulumi ESC (not checked offline):\n")
+        for problem in from_environment:
             out.write(
                 f"     - {terminal_line(problem.message)}\n       {terminal_line(problem.fix)}\n"
             )

@@ -22,6 +22,7 @@ from .diff import DiffError, run_diff
 from .escape import terminal_line
 from .importer import import_snapshot
 from .plan import RENDERERS, plan_stack
+from .seal import run_seal
 
 MAX_EXPORT_BYTES = 16 * 1024 * 1024  # far above the snapshot limit: read enough to refuse it
 
@@ -88,6 +89,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     imported.add_argument("stack")
     imported.add_argument("file", nargs="?", default="-", help="the export (default: stdin)")
+
+    # -- seal (qtapctl/seal.py)
+    seal = sub.add_parser("seal", help="write a stack's SealedSecret manifest, for git delivery")
+    seal.add_argument("stack")
+    seal.add_argument("--cert", help="the controller's certificate (default: the stack's)")
+    seal.add_argument(
+        "--values", default="-", help="YAML file of env name -> value (default: stdin)"
+    )
+    seal.add_argument("--output", help="write the manifest here (default: stdout)")
     return parser
 
 
@@ -119,6 +129,11 @@ def _run(args: argparse.Namespace, started_ns: int) -> int:
         stack = _stacks(project, [args.stack], False)[0]
         raw, source = _read_export(args.file, sys.stdin)
         return import_snapshot(project, stack, raw, source, sys.stdout, started_ns=started_ns)
+    if args.command == "seal":
+        stack = _stacks(project, [args.stack], False)[0]
+        return run_seal(
+            project, stack, values_path=args.values, cert_path=args.cert, output=args.output
+        )
     return 2
 
 

@@ -55,6 +55,8 @@ class StackDiff:
     snapshot_note: str | None = None
     error_before: str | None = None
     error_after: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    """Day-2 consequences a reviewer must not miss (see `day2_warnings`)."""
 
     @property
     def changed(self) -> bool:
@@ -236,6 +238,7 @@ def diff_stack(
         result.outputs = diff_values(
             before.outputs if before else {}, after.outputs if after else {}
         )
+        result.warnings = day2_warnings(before, after)
 
     new_file = snapshot_path(new_project, stack) if new_project else None
     old_file = snapshot_path(old_project, stack) if old_project else None
@@ -259,7 +262,63 @@ def _resource_view(resource: Any) -> dict[str, Any]:
         "inputs": resource.inputs,
         "protect": resource.protect,
         "retainOnDelete": resource.retain_on_delete,
+        "replacementTrigger": resource.replacement_trigger,
     }
+
+
+# -- day-2 warnings (buckets leaving the stack, the release replaced) ------------------------
+
+BUCKET = "aws:s3/bucket:Bucket"
+HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
+
+
+def day2_warnings(before: StackPlan | None, after: StackPlan | None) -> list[str]:
+    """What a change does that no table row says loudly enough.
+
+    A plan sees one revision; only a diff sees a bucket that was there and is gone, so the
+    warning lives here. Buckets are retained on delete in every stack (components/object_store):
+    Pulumi forgets them and AWS keeps them, data and protections included.
+    """
+    if before is None or after is None or before.error or after.error:
+        return []
+    warnings: list[str] = []
+    old, new = before.by_path(), after.by_path()
+    kept = {r.inputs.get("bucket") for r in new.values() if r.type == BUCKET}
+    for resource in old.values():
+        bucket = resource.inputs.get("bucket")
+        if resource.type != BUCKET or bucket in kept:
+            continue
+        warnings.append(
+            f"bucket {bucket} leaves the stack: it is NOT deleted. Pulumi stops managing it and "
+            "AWS keeps it with its data, encryption, public access block, lifecycle and TLS "
+            "policy (retainOnDelete)."
+            + (
+                " It is protected: the update stops until it is unprotected "
+                "(pulumi state unprotect '<urn>'), then it is kept the same way."
+                if resource.protect
+                else ""
+            )
+            + " To delete it on purpose, empty it (every object version) and delete it with the "
+            "AWS CLI after this change is deployed; see README, Day 2."
+        )
+    for path, resource in new.items():
+        previous = old.get(path)
+        if resource.type != HELM_RELEASE or previous is None:
+            continue
+        moved = [
+            key
+            for key in ("name", "namespace")
+            if previous.inputs.get(key) != resource.inputs.get(key)
+        ]
+        if moved:
+            warnings.append(
+                f"the Helm release is REPLACED ({', '.join(moved)}: "
+                + ", ".join(f"{previous.inputs.get(k)} -> {resource.inputs.get(k)}" for k in moved)
+                + "): the old release is deleted first (deleteBeforeReplace, the agent binds a "
+                "host port on every node), so the agent stops capturing on every node until "
+                "the new release is ready."
+            )
+    return warnings
 
 
 def _plans(project: Project, stacks: Sequence[str]) -> dict[str, StackPlan]:
@@ -329,6 +388,8 @@ def render_markdown(base: str, head: str, diffs: Sequence[StackDiff]) -> str:
             out.write(md_fence(diff.error_after) + "\n")
         elif diff.error_before:
             out.write("This change fixes a stack that could not be planned before.\n\n")
+        for warning in diff.warnings:
+            out.write(f"> **Warning:** {md_text(warning)}\n\n")
         if not diff.failing:
             counts = _counts(diff)
             out.write(
@@ -386,6 +447,8 @@ def render_text(base: str, head: str, diffs: Sequence[StackDiff]) -> str:
         if diff.error_after:
             block = terminal_block(diff.error_after).replace("\n", "\n    ")
             out.write(f"  breaks the stack:\n    {block}\n")
+        for warning in diff.warnings:
+            out.write(f"  warning: {terminal_line(warning)}\n")
         for resource in diff.resources:
             sign = {"added": "+", "removed": "-", "changed": "~"}[resource.kind]
             out.write(f"  {sign} {terminal_line(resource.type)}  {terminal_line(resource.path)}\n")
@@ -445,6 +508,7 @@ def render_json(base: str, head: str, diffs: Sequence[StackDiff]) -> str:
                 "snapshot": {"file": d.snapshot_file, "changes": [change(c) for c in d.snapshot]},
                 "errorAfter": d.error_after,
                 "snapshotNote": d.snapshot_note,
+                "warnings": d.warnings,
             }
             for d in diffs
             if d.changed

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
+from qtap_gitops.esc import PROVIDED_CODE
 from qtap_gitops.paths import PathRefusal, writable_snapshot
 from qtap_gitops.problems import Problem
 from qtap_gitops.settings import check_settings
@@ -197,10 +198,13 @@ def import_snapshot(
         out.write(f"  {_change_line(change)}\n")
     if report.warnings:
         out.write(problems_block(report.warnings) + "\n")
+    # Keyless stores and Pulumi ESC environments are part of the same check (qtapctl/check.py).
     for pending in report.pending:
+        when = (
+            "provided at deploy time" if pending.code == PROVIDED_CODE else "to set before deploy"
+        )
         out.write(
-            f"secret to set before deploy: {terminal_line(pending.message)}\n"
-            f"  {terminal_line(pending.fix)}\n"
+            f"secret {when}: {terminal_line(pending.message)}\n  {terminal_line(pending.fix)}\n"
         )
     out.write("review with './scripts/qtap diff', then commit the snapshot\n")
     return 0

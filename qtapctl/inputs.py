@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from qtap_gitops.bindings import SourceKind
 from qtap_gitops.deployment import check_deployment
+from qtap_gitops.esc import load_stack_environments, split_pending
 from qtap_gitops.problems import ContractError, Problem
 from qtap_gitops.settings import NAMESPACE
 from qtap_gitops.stackfile import SECRET_PLACEHOLDER, Project, load_stack_config
@@ -37,6 +38,8 @@ class ProgramInputs:
     secret_keys: set[str]
     pending: list[Problem] = field(default_factory=list)
     """Secrets the snapshot needs that the stack file does not hold."""
+    provided_at_deploy: list[Problem] = field(default_factory=list)
+    """Of those, the ones an imported Pulumi ESC environment provides at deploy time."""
 
 
 def program_inputs(
@@ -58,6 +61,10 @@ def program_inputs(
         raise ContractError(problems)
     config = dict(raw.values)
     secret_keys = set(raw.secret_keys)
+    path = project.stack_file(stack)
+    environments, env_problems = load_stack_environments(path, project.display(path))
+    if env_problems:
+        raise ContractError(env_problems)
     report = check_deployment(raw, project.directory, require_secrets=False)
 
     env_values = _secret_env_object(config.get(SECRET_ENV_KEY))
@@ -80,4 +87,5 @@ def program_inputs(
     if env_values:
         config[SECRET_ENV_KEY] = json.dumps(env_values, sort_keys=True)
         secret_keys.add(SECRET_ENV_KEY)
-    return ProgramInputs(config, secret_keys, list(report.pending))
+    missing, provided = split_pending(report.pending, environments)
+    return ProgramInputs(config, secret_keys, missing, provided)

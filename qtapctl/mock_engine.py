@@ -11,6 +11,7 @@ program's root stack, configuration or outputs.
 
 from __future__ import annotations
 
+import base64
 import contextvars
 import hashlib
 import logging
@@ -105,6 +106,12 @@ class Registration:
     protect: bool
     retain_on_delete: bool
     additional_secret_outputs: tuple[str, ...]
+    provider: str | None = None
+    """The provider reference (`urn::id`) the resource names; None means a default provider."""
+    delete_before_replace: bool = False
+    replacement_trigger: Any = None
+    aliases: tuple[str, ...] = ()
+    """Former URNs of the resource (alias URNs the program gave)."""
 
 
 @dataclass
@@ -155,6 +162,9 @@ class FakeCloud(pulumi_mocks.Mocks):
         self.secret_access_key = secret_access_key or (
             lambda name: "mock/" + hashlib.sha256(("secret:" + name).encode()).hexdigest()[:35]
         )
+        # Vault KV v2 bumps a secret's version on every write of new data; one FakeCloud used
+        # for several runs remembers what it holds, like the real Vault between two `pulumi up`.
+        self.kv_secrets: dict[str, tuple[Any, int]] = {}
 
     def new_resource(
         self, args: pulumi_mocks.MockResourceArgs
@@ -170,6 +180,25 @@ class FakeCloud(pulumi_mocks.Mocks):
                 "arn": f"arn:aws:iam::123456789012:user{inputs.get('path', '/')}{user}",
                 "uniqueId": "AIDA" + hashlib.sha256(user.encode()).hexdigest()[:16].upper(),
             }
+        if args.typ == "aws:iam/role:Role":
+            role = inputs.get("name", args.name)
+            if self.preview:  # the ARN is known once the role exists
+                return "", inputs
+            return role, {
+                **inputs,
+                "arn": f"arn:aws:iam::123456789012:role{inputs.get('path', '/')}{role}",
+                "uniqueId": "AROA" + hashlib.sha256(role.encode()).hexdigest()[:16].upper(),
+            }
+        if args.typ == "vault:kv/secretV2:SecretV2":
+            path = f"{inputs.get('mount')}/data/{inputs.get('name')}"
+            if self.preview:
+                # The provider reads the version back after the write: unknown in a preview.
+                return path, {**inputs, "path": path}
+            data, version = self.kv_secrets.get(path, (None, 0))
+            if data != inputs.get("dataJson"):
+                version += 1
+                self.kv_secrets[path] = (inputs.get("dataJson"), version)
+            return path, {**inputs, "path": path, "metadata": {"version": str(version)}}
         if args.typ == "aws:iam/accessKey:AccessKey":
             if self.preview:
                 return "", {**inputs, "status": "Active"}
@@ -178,6 +207,17 @@ class FakeCloud(pulumi_mocks.Mocks):
                 "secret": self.secret_access_key(args.name),
                 "status": "Active",
             }
+        # -- secrets backends: the sealing key the random provider generates
+        if args.typ == "random:index/randomBytes:RandomBytes":
+            if self.preview:
+                return "", inputs
+            key = hashlib.sha256(("sealing-key:" + args.name).encode()).digest()
+            return f"{args.name}-id", {
+                **inputs,
+                "base64": base64.b64encode(key).decode(),
+                "hex": key.hex(),
+            }
+        # -- end secrets backends
         return f"{args.name}-id", inputs
 
     def call(
@@ -211,6 +251,12 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 protect=bool(request.protect),
                 retain_on_delete=bool(request.retainOnDelete),
                 additional_secret_outputs=tuple(request.additionalSecretOutputs),
+                provider=request.provider or None,
+                delete_before_replace=bool(request.deleteBeforeReplace),
+                replacement_trigger=_decode(json_format.MessageToDict(request.replacement_trigger))
+                if request.HasField("replacement_trigger")
+                else None,
+                aliases=tuple(a.urn for a in request.aliases if a.urn) + tuple(request.aliasURNs),
             )
         )
         return response

@@ -19,6 +19,7 @@ from pulumi.runtime.mocks import Mocks
 from ruamel.yaml import YAML
 from ruamel.yaml.scalarstring import LiteralScalarString
 
+from qtap_gitops.delivery import CONFIG_VALUE, SNAPSHOT_CONFIGMAP_KEY
 from qtap_gitops.problems import ContractError, Problem
 from qtap_gitops.stackfile import Project
 from qtapctl.check import check_project, problems_block
@@ -37,6 +38,8 @@ from qtapctl.mock_engine import (
 PROGRAM = Path(__file__).resolve().parent.parent / "__main__.py"
 HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
 VAULT_SECRET = "vault:kv/secretV2:SecretV2"
+ARGOCD_APPLICATION = "kubernetes:argoproj.io/v1alpha1:Application"
+CONFIG_MAP = "kubernetes:core/v1:ConfigMap"
 
 
 @dataclass
@@ -52,6 +55,11 @@ class PlannedResource:
     retain_on_delete: bool
     depends_on: list[str]
     inputs: dict[str, Any]
+    delete_before_replace: bool = False
+    replacement_trigger: Any = None
+    """A value whose change replaces the resource (the S3 key's keyVersion)."""
+    provider: str | None = None
+    """Path of the explicit provider the resource uses (None: a default provider)."""
 
 
 @dataclass
@@ -78,12 +86,45 @@ def _snapshot_summary(text: str) -> str:
 
 def _review_value(key: str, value: Any) -> Any:
     """A reviewer's view of one input: policies as documents, never a secret."""
-    if isinstance(value, str) and key == "policy" and value.lstrip().startswith("{"):
+    if (
+        isinstance(value, str)
+        and key in ("policy", "assumeRolePolicy")
+        and value.lstrip().startswith("{")
+    ):
         try:
             return json.loads(value)
         except json.JSONDecodeError:
             return value
     return value
+
+
+def _summarize_argocd_config(spec: Any) -> Any:
+    """The Application's spec with `source.helm.valuesObject.config` as the snapshot's digest."""
+    try:
+        source = spec["source"]
+        helm = source["helm"]
+        values = helm["valuesObject"]
+        config = values[CONFIG_VALUE]
+    except (KeyError, TypeError):
+        return spec
+    if not isinstance(config, str):
+        return spec
+    values = {**values, CONFIG_VALUE: _snapshot_summary(config)}
+    return {**spec, "source": {**source, "helm": {**helm, "valuesObject": values}}}
+
+
+def _carried_snapshot(resources: Sequence[PlannedResource]) -> Any:
+    """The snapshot summary of whichever object carries it (Helm release, Application, ConfigMap)."""
+    for resource in resources:
+        if resource.type == HELM_RELEASE:
+            return resource.inputs["values"].get("config")
+        if resource.type == ARGOCD_APPLICATION:
+            return resource.inputs["spec"]["source"]["helm"]["valuesObject"].get(CONFIG_VALUE)
+        if resource.type == CONFIG_MAP and SNAPSHOT_CONFIGMAP_KEY in resource.inputs.get(
+            "data", {}
+        ):
+            return resource.inputs["data"][SNAPSHOT_CONFIGMAP_KEY]
+    return None
 
 
 def review_inputs(registration: Registration) -> dict[str, Any]:
@@ -94,6 +135,15 @@ def review_inputs(registration: Registration) -> dict[str, Any]:
         if isinstance(values.get("config"), str):
             values["config"] = _snapshot_summary(values["config"])
         inputs["values"] = values
+    # -- delivery modes: the snapshot a GitOps object carries is shown as its digest too --
+    if registration.type == ARGOCD_APPLICATION:
+        inputs["spec"] = _summarize_argocd_config(inputs.get("spec"))
+    if registration.type == CONFIG_MAP and isinstance(inputs.get("data"), dict):
+        data = dict(inputs["data"])
+        if isinstance(data.get(SNAPSHOT_CONFIGMAP_KEY), str):
+            data[SNAPSHOT_CONFIGMAP_KEY] = _snapshot_summary(data[SNAPSHOT_CONFIGMAP_KEY])
+        inputs["data"] = data
+    # -- end delivery modes --
     if registration.type == VAULT_SECRET and isinstance(inputs.get("dataJson"), Secret):
         # Property names are not secret; their values are.
         properties = json.loads(reveal(inputs["dataJson"]) or "{}")
@@ -124,6 +174,9 @@ def _tree(run: ProgramRun) -> list[PlannedResource]:
             retain_on_delete=r.retain_on_delete,
             depends_on=sorted(paths[u] for u in r.dependencies if u in paths),
             inputs=review_inputs(r),
+            delete_before_replace=r.delete_before_replace,
+            replacement_trigger=r.replacement_trigger,
+            provider=paths.get(r.provider.rsplit("::", 1)[0]) if r.provider else None,
         )
         for r in run.registrations
     ]
@@ -183,11 +236,7 @@ def plan_stack(
     plan.outputs = redact(run.outputs)
     plan.warnings = [message for level, message in run.logs if level in ("warning", "error")]
     snapshot_sha = run.outputs.get("snapshotSha256")
-    release = next((r for r in plan.resources if r.type == HELM_RELEASE), None)
-    plan.snapshot = {
-        "sha256": snapshot_sha,
-        "summary": release.inputs["values"].get("config") if release else None,
-    }
+    plan.snapshot = {"sha256": snapshot_sha, "summary": _carried_snapshot(plan.resources)}
     return plan
 
 
@@ -218,9 +267,15 @@ def to_yaml(value: Any) -> str:
 def _flags(resource: PlannedResource) -> str:
     flags = [
         f
-        for f, on in (("protect", resource.protect), ("retainOnDelete", resource.retain_on_delete))
+        for f, on in (
+            ("protect", resource.protect),
+            ("retainOnDelete", resource.retain_on_delete),
+            ("deleteBeforeReplace", resource.delete_before_replace),
+        )
         if on
     ]
+    if resource.replacement_trigger is not None:
+        flags.append(f"replacementTrigger={resource.replacement_trigger}")
     return f"  [{', '.join(flags)}]" if flags else ""
 
 

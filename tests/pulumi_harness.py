@@ -36,8 +36,12 @@ def run_stack(
     secret_env: Mapping[str, str] | None = None,
     config_overrides: Mapping[str, str] | None = None,
     preview: bool = False,
+    cloud: FakeCloud | None = None,
 ) -> ProgramRun:
-    """The real `__main__.py` for `stack`, configured from `project_dir/Pulumi.<stack>.yaml`."""
+    """The real `__main__.py` for `stack`, configured from `project_dir/Pulumi.<stack>.yaml`.
+
+    Pass the same `cloud` to several runs to model one stack's successive updates (the fake
+    Vault then bumps a secret's KV version when its data changes)."""
     inputs = program_inputs(
         find_project(project_dir),
         stack,
@@ -51,7 +55,7 @@ def run_stack(
         stack,
         config,
         inputs.secret_keys,
-        sentinel_cloud(preview=preview),
+        cloud or sentinel_cloud(preview=preview),
         program=REPO / "__main__.py",
         preview=preview,
     )

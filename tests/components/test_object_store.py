@@ -161,10 +161,46 @@ def test_protected_store_protects_and_retains_the_bucket_only():
     assert not any(r.protect for r in others)
 
 
-def test_unprotected_store_is_not_protected():
+def test_unprotected_store_is_not_protected_but_still_retained():
     bucket = store(protect=False).one("aws:s3/bucket:Bucket")
     assert not bucket.protect
-    assert not bucket.retain_on_delete
+    assert bucket.retain_on_delete, "no config change deletes a bucket, protected or not"
+
+
+BUCKET_CHILDREN = {
+    "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
+    "aws:s3/bucketOwnershipControls:BucketOwnershipControls",
+    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+    "aws:s3/bucketVersioning:BucketVersioning",
+    "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
+    "aws:s3/bucketPolicy:BucketPolicy",
+}
+
+
+@pytest.mark.parametrize("protect", [False, True])
+def test_every_bucket_and_all_its_protections_are_retained(protect):
+    run = store(protect=protect)
+    kept = {r.type for r in run.custom_resources() if r.retain_on_delete}
+    assert kept == {"aws:s3/bucket:Bucket", *BUCKET_CHILDREN}
+    # The IAM writer and its key are not data: they go with the store.
+    assert not any(
+        r.retain_on_delete for r in run.custom_resources() if r.type.startswith("aws:iam/")
+    )
+
+
+def test_key_version_replaces_the_writer_key_and_nothing_else():
+    first, second = store(), store(key_version=2)
+    key = "aws:iam/accessKey:AccessKey"
+    assert first.one(key).replacement_trigger == 1
+    assert second.one(key).replacement_trigger == 2
+    # Create the new key before the old is deleted (the old one goes last, see object_store).
+    assert second.one(key).delete_before_replace is False
+    assert first.one(key).urn == second.one(key).urn, "same name: a replacement, not a new key"
+    for registration in first.custom_resources():
+        if registration.type != key:
+            other = second.by_urn(registration.urn)
+            assert other.inputs == registration.inputs
+            assert other.replacement_trigger is None
 
 
 def test_children_are_parented_and_named_after_the_component():

@@ -95,3 +95,8 @@ def test_release_waits_for_the_secret():
     (component,) = run.of_type("qtap:kubernetes:QtapRelease")
     assert helm.parent == component.urn
     assert helm.name == "release-helm"
+
+
+def test_release_is_deleted_before_it_is_replaced():
+    # The chart's hostNetwork DaemonSet cannot run twice on a node (components/qtap_release.py).
+    assert release().one("kubernetes:helm.sh/v3:Release").delete_before_replace is True

@@ -17,7 +17,7 @@ VAULT = VaultSettings(
 )
 
 
-def secret_sync(settings: VaultSettings = VAULT):
+def secret_sync(settings: VaultSettings = VAULT, kv_version: str | None = None):
     bindings = deployment("dev").bindings
 
     def body():
@@ -25,7 +25,11 @@ def secret_sync(settings: VaultSettings = VAULT):
         sync = SecretSync(
             "sync",
             SecretSyncArgs(
-                namespace="qpoint", vault=settings, bindings=bindings, vault_ready=[ready]
+                namespace="qpoint",
+                vault=settings,
+                bindings=bindings,
+                vault_ready=[ready],
+                kv_version=kv_version,
             ),
         )
         return {"namespace": sync.namespace_name, "secret": sync.secret_name}
@@ -108,3 +112,11 @@ def test_secret_store_trusts_the_configured_vault_ca():
 def test_secret_store_without_ca_bundle_uses_the_system_roots():
     spec = secret_sync().one("kubernetes:external-secrets.io/v1:SecretStore").inputs["spec"]
     assert "caBundle" not in spec["provider"]["vault"]
+
+
+def test_every_remote_ref_pins_the_kv_version_it_is_given():
+    external = "kubernetes:external-secrets.io/v1:ExternalSecret"
+    pinned = secret_sync(kv_version="7").one(external).inputs["spec"]["data"]
+    assert {item["remoteRef"]["version"] for item in pinned} == {"7"}
+    unpinned = secret_sync().one(external).inputs["spec"]["data"]
+    assert not any("version" in item["remoteRef"] for item in unpinned)

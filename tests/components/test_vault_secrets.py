@@ -35,8 +35,14 @@ def vault_secrets():
             ).secret_path,
             "policy": v.policy_name,
             "role": v.role_name,
+            "kv_version": v.kv_version,
         }
     )
+
+
+def test_the_kv_version_vault_assigned_is_a_plain_output():
+    # The fake Vault numbers writes as Vault does (tests/real/test_vault_rotation.py).
+    assert vault_secrets().outputs["kv_version"] == "1"
 
 
 def test_secret_holds_one_property_per_binding_as_a_secret():

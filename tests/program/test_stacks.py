@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from qtap_gitops.rotation import SECRETS_REVISION_ANNOTATION
 from qtapctl.mock_engine import ProgramRun, Secret, Unknown, redact, reveal
 from tests.conftest import STACKS, copy_project, edit_snapshot
 from tests.pulumi_harness import (
@@ -29,6 +30,7 @@ EXTERNAL = "kubernetes:external-secrets.io/v1:ExternalSecret"
 RELEASE = "kubernetes:helm.sh/v3:Release"
 ACCESS_KEY = "aws:iam/accessKey:AccessKey"
 USER = "aws:iam/user:User"
+PROVIDERS = ("pulumi:providers:aws", "pulumi:providers:kubernetes", "pulumi:providers:vault")
 BUCKET_SIDE = (
     "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
     "aws:s3/bucketOwnershipControls:BucketOwnershipControls",
@@ -52,7 +54,10 @@ EXPECTED_DEPENDENCIES: dict[str, set[str]] = {
     ACCOUNT: {NAMESPACE},
     STORE: {NAMESPACE, ACCOUNT},
     EXTERNAL: {NAMESPACE, STORE, SECRET, ROLE},
-    RELEASE: {NAMESPACE, EXTERNAL},
+    # The pod annotation carries the Vault secret's KV version (rotation rolls the pods).
+    RELEASE: {NAMESPACE, EXTERNAL, SECRET},
+    # Explicit providers, built from the stack file before anything else.
+    **{provider: set() for provider in PROVIDERS},
 }
 
 
@@ -143,10 +148,10 @@ def test_external_secret_waits_for_the_vault_secret_and_role_and_the_release_for
 @pytest.mark.parametrize(
     ("stack", "protected"), [("dev", False), ("staging", False), ("prod", True)]
 )
-def test_protected_stack_protects_and_retains_its_bucket(runs, stack, protected):
+def test_protected_stack_protects_and_every_stack_retains_its_bucket(runs, stack, protected):
     bucket = runs[stack].one(BUCKET)
     assert bucket.protect is protected
-    assert bucket.retain_on_delete is protected
+    assert bucket.retain_on_delete is True, "no config change deletes a bucket, in any stack"
     assert bucket.inputs["forceDestroy"] is False
 
 
@@ -174,8 +179,19 @@ def test_exports_name_everything_and_hold_no_secret(runs, stack):
         "chartVersion",
         "snapshotSha256",
         "envBindings",
+        "bucketArns",
+        "writerArns",
+        "vaultRole",
+        "vaultPolicy",
+        "secretsRevision",
     }
     assert outputs["buckets"] == [f"acme-qtap-{stack}-payloads"]
+    bucket = f"acme-qtap-{stack}-payloads"
+    assert outputs["bucketArns"] == {bucket: f"arn:aws:s3:::{bucket}"}
+    assert outputs["writerArns"][bucket].startswith("arn:aws:iam::123456789012:user/qtap/")
+    role = {"dev": "qtap-dev", "staging": "qtap-staging", "prod": "qtap-prod"}[stack]
+    assert (outputs["vaultRole"], outputs["vaultPolicy"]) == (role, f"{role}-read")
+    assert outputs["secretsRevision"] == "1"
     assert outputs["kubernetesSecret"] == "qpoint/qtap-secrets"
     assert outputs["envBindings"]["REGISTRATION_TOKEN"] == "qtap:registrationToken"
     assert not any(isinstance(v, Secret) for v in outputs.values())
@@ -267,7 +283,7 @@ def test_other_references_are_filled_from_secret_env(tmp_path: Path):
     assert vault_data["axiom-token"] == sentinel
     assert {
         "secretKey": "AXIOM_TOKEN",
-        "remoteRef": {"key": "qpoint/qtap", "property": "axiom-token"},
+        "remoteRef": {"key": "qpoint/qtap", "property": "axiom-token", "version": "1"},
     } in (run.one(EXTERNAL).inputs["spec"]["data"])
     assert "AXIOM_TOKEN" in {e["name"] for e in run.one(RELEASE).inputs["values"]["extraEnv"]}
     assert run.outputs["envBindings"]["AXIOM_TOKEN"] == "qtap:secretEnv"
@@ -294,8 +310,16 @@ def test_preview_registers_the_same_graph_with_unknown_generated_keys(runs, stac
     data = preview.one(SECRET).inputs["dataJson"]
     assert isinstance(data, Secret)
     assert isinstance(data.value, Unknown), "the new key is unknown until it is created"
-    release = preview.one(RELEASE).inputs
-    assert release["values"] == runs[stack].one(RELEASE).inputs["values"]
+    # The values stay plain and known (the config diff shows in the preview); only the
+    # secrets' revision is unknown, since Vault assigns the KV version when it is written.
+    values = dict(preview.one(RELEASE).inputs["values"])
+    annotations = dict(values.pop("podAnnotations"))
+    assert isinstance(annotations.pop(SECRETS_REVISION_ANNOTATION), Unknown)
+    expected = dict(runs[stack].one(RELEASE).inputs["values"])
+    expected_annotations = dict(expected.pop("podAnnotations"))
+    expected_annotations.pop(SECRETS_REVISION_ANNOTATION)
+    assert (values, annotations) == (expected, expected_annotations)
+    assert not isinstance(preview.one(RELEASE).inputs["values"], Secret)
 
 
 ARCHIVE_STORE = """\

@@ -2,9 +2,9 @@
 
 - Core kinds (Namespace, ServiceAccount, EnvVar inside a Pod): kubernetes-validate in strict
   mode (unknown fields fail) against Kubernetes 1.30 and the newest bundled version.
-- ESO kinds: the real ESO v2.9.0 CRDs (shared/schemas/external-secrets-v2.9.0), their `v1`
+- ESO kinds: the real ESO v2.9.0 CRDs (schema directory, external-secrets-v2.9.0/), their `v1`
   structural schema translated to JSON Schema the way the API server reads it.
-- Chart values: the keys of the qtap chart's values.yaml (shared/schemas/qtap-chart-0.0.38).
+- Chart values: the keys of the qtap chart's values.yaml (schema directory, qtap-chart-0.0.38/).
 
 Each `check_*` function raises AssertionError listing every problem it found.
 """
@@ -19,10 +19,10 @@ import jsonschema
 import kubernetes_validate
 import yaml
 
-from tests.conftest import shared_file
+from tests.conftest import schema_file
 
-ESO_CRDS = shared_file("schemas", "external-secrets-v2.9.0")
-CHART_VALUES = shared_file("schemas", "qtap-chart-0.0.38", "values.yaml")
+ESO_CRDS = schema_file("external-secrets-v2.9.0")
+CHART_VALUES = schema_file("qtap-chart-0.0.38", "values.yaml")
 KUBERNETES_VERSIONS = ("1.30.0", kubernetes_validate.latest_version())
 
 # values.yaml names this key only in a comment ("# OR registrationTokenSecretRefName"), yet the
@@ -180,3 +180,97 @@ def check_release_values(values: Mapping[str, Any]) -> None:
     for index, item in enumerate(values.get("extraEnv") or []):
         problems += [f"extraEnv[{index}] as EnvVar: {p}" for p in _env_var_problems(item)]
     assert not problems, "release values:\n  " + "\n  ".join(problems)
+
+
+# -- GitOps controllers' custom resources (delivery modes argocd and flux) --------------------
+# The real CRDs of Argo CD v3.5.1 (Application) and Flux 2.9 (HelmRelease, HelmRepository),
+# judged with the same structural-schema translation as the ESO kinds.
+
+DELIVERY_CRDS = {
+    "Argo CD v3.5.1": schema_file("argo-cd-v3.5.1"),
+    "Flux 2.9": schema_file("flux-v2.9"),
+}
+
+
+@functools.cache
+def _delivery_validators() -> dict[tuple[str, str], tuple[str, jsonschema.protocols.Validator]]:
+    """(apiVersion, kind) -> (controller, validator), for every served version of each CRD."""
+    validators = {}
+    for controller, folder in DELIVERY_CRDS.items():
+        for path in sorted(folder.glob("*.yaml")):
+            crd = yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.CSafeLoader)
+            group, kind = crd["spec"]["group"], crd["spec"]["names"]["kind"]
+            for version in crd["spec"]["versions"]:
+                if version.get("served"):
+                    schema = structural_to_jsonschema(version["schema"]["openAPIV3Schema"])
+                    validators[(f"{group}/{version['name']}", kind)] = (
+                        controller,
+                        jsonschema.Draft4Validator(schema),
+                    )
+    return validators
+
+
+def delivery_problems(obj: Mapping[str, Any]) -> list[str]:
+    found = _delivery_validators().get((obj.get("apiVersion"), obj.get("kind")))
+    if found is None:
+        return [f"no controller CRD here serves {obj.get('kind')} in {obj.get('apiVersion')}"]
+    _, validator = found
+    problems = sorted(_describe(e) for e in validator.iter_errors(dict(obj)))
+    carrier = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": obj.get("metadata")}
+    problems += [f"metadata: {p}" for p in core_problems(carrier)]
+    return problems
+
+
+def check_delivery_object(obj: Mapping[str, Any]) -> None:
+    problems = delivery_problems(obj)
+    name = f"{obj.get('kind')} {obj.get('metadata', {}).get('name')}"
+    assert not problems, f"{name} against its controller's CRD:\n  " + "\n  ".join(problems)
+
+
+# -- Secrets backends' custom resources (Vault Secrets Operator, Sealed Secrets): the real CRDs,
+# judged with the same structural-schema translation, strict.
+
+BACKEND_CRDS = {
+    "vault-secrets-operator v1.4.1": schema_file("vault-secrets-operator-v1.4.1"),
+    "sealed-secrets v0.36.6": schema_file("sealed-secrets-v0.36.6"),
+}
+
+
+@functools.cache
+def _backend_validators() -> dict[tuple[str, str], tuple[str, jsonschema.protocols.Validator]]:
+    """(apiVersion, kind) -> (release, validator), for every served version of every CRD."""
+    validators = {}
+    for release, directory in BACKEND_CRDS.items():
+        for path in sorted(directory.glob("*.yaml")):
+            crd = yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.CSafeLoader)
+            group, kind = crd["spec"]["group"], crd["spec"]["names"]["kind"]
+            for version in crd["spec"]["versions"]:
+                if version.get("served"):
+                    schema = structural_to_jsonschema(version["schema"]["openAPIV3Schema"])
+                    validators[(f"{group}/{version['name']}", kind)] = (
+                        release,
+                        jsonschema.Draft4Validator(schema),
+                    )
+    return validators
+
+
+def backend_crd_problems(obj: Mapping[str, Any]) -> list[str]:
+    found = _backend_validators().get((obj.get("apiVersion"), obj.get("kind")))
+    if found is None:
+        return [
+            f"no CRD in {', '.join(BACKEND_CRDS)} serves {obj.get('kind')} {obj.get('apiVersion')}"
+        ]
+    _, validator = found
+    problems = sorted(_describe(e) for e in validator.iter_errors(dict(obj)))
+    carrier = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": obj.get("metadata")}
+    problems += [f"metadata: {p}" for p in core_problems(carrier)]
+    return problems
+
+
+def check_backend_object(obj: Mapping[str, Any]) -> None:
+    problems = backend_crd_problems(obj)
+    name = f"{obj.get('kind')} {obj.get('metadata', {}).get('name')}"
+    assert not problems, f"{name} against its CRD:\n  " + "\n  ".join(problems)
+
+
+# -- end secrets backends

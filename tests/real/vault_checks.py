@@ -8,6 +8,7 @@ runs on what the program generates (it must pass) and on deliberately broken ver
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -32,17 +33,38 @@ def reset(root: hvac.Client) -> None:
     for path in root.sys.list_mounted_secrets_engines()["data"]:
         if path not in BUILTIN_SECRET_MOUNTS:
             root.sys.disable_secrets_engine(path.rstrip("/"))
-    root.sys.enable_secrets_engine("kv", path=DEV_KV_MOUNT, options={"version": "2"})
+    enable_kv2(root, DEV_KV_MOUNT)
     for name in root.sys.list_acl_policies()["data"]["keys"]:
         if name not in BUILTIN_POLICIES:
             root.sys.delete_acl_policy(name)
+
+
+def enable_kv2(root: hvac.Client, mount: str, timeout: float = 10.0) -> None:
+    """Enable KV v2 at `mount` and wait until it serves requests.
+
+    A new KV v2 mount first upgrades its storage and answers "Upgrading from non-versioned to
+    versioned data ... will resume service shortly" until done (openbao
+    builtin/logical/kv/upgrade.go); a write in that window fails.
+    """
+    root.sys.enable_secrets_engine("kv", path=mount, options={"version": "2"})
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            root.secrets.kv.v2.list_secrets(path="", mount_point=mount)
+            return
+        except hvac.exceptions.InvalidPath:
+            return  # an empty, ready mount lists nothing
+        except hvac.exceptions.VaultError as error:
+            if "Upgrading" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 def ensure_kv2(root: hvac.Client, mount: str) -> None:
     """`secret/` is already KV v2 on a dev server; any other kvMount is enabled as KV v2."""
     current = root.sys.list_mounted_secrets_engines()["data"].get(f"{mount}/")
     if current is None:
-        root.sys.enable_secrets_engine("kv", path=mount, options={"version": "2"})
+        enable_kv2(root, mount)
         return
     assert current["type"] == "kv", f"mount {mount}/ is {current['type']}, not kv"
     assert (current.get("options") or {}).get("version") == "2", f"mount {mount}/ is not KV v2"
@@ -334,8 +356,13 @@ def check_eso_sync(
     for item in external_secret["spec"]["data"]:
         ref = item["remoteRef"]
         try:
+            # ESO reads `?version=<n>` when remoteRef.version is set
+            # (external-secrets providers/v1/vault/client_get.go readSecret).
             read = client.secrets.kv.v2.read_secret_version(
-                path=ref["key"], mount_point=vault["path"], raise_on_deleted_version=True
+                path=ref["key"],
+                mount_point=vault["path"],
+                version=int(ref["version"]) if "version" in ref else None,
+                raise_on_deleted_version=True,
             )
         except hvac.exceptions.VaultError as error:
             problems.append(

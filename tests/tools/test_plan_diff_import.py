@@ -91,7 +91,9 @@ def test_sentinel_secrets_never_appear_in_any_plan_format():
 
 def test_plan_of_a_broken_stack_shows_the_contract_and_fails(project_copy: Path):
     snapshot = project_copy / "snapshots/dev/qtap-config.yaml"
-    snapshot.write_text(snapshot.read_text().replace("type: pulse", "type: pulse-legacy"))
+    snapshot.write_text(
+        snapshot.read_text().replace("type: pulse", "type: pulse-lagacy")
+    )  # a typo: unknown type
     result = qtapctl("--project-dir", str(project_copy), "plan", "dev")
     assert result.returncode == 1
     assert "cannot plan" in result.stdout

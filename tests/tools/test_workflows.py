@@ -5,7 +5,10 @@ runner labels, reusable-workflow inputs and permissions, and untrusted input in 
 check the inputs of an action pinned to a commit SHA, so every pin is also linted once more with
 its major tag (`@v5`), which actionlint knows. The structural tests pin down what actionlint has
 no opinion on: SHA pins, least permissions, timeouts, the PR preview and comment, the deploy order
-and its concurrency. The PR comment script itself runs under node against a fake GitHub API.
+and its concurrency, and above all credentials: no stored long-lived secret is referenced
+anywhere, every login is an OIDC exchange bound to a GitHub environment, and only the deploy job
+can obtain a token that updates a stack. The PR comment script runs under node against a fake
+GitHub API, the drift summary script under bash.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ WORKFLOWS = REPO / ".github" / "workflows"
 PR_WORKFLOW = WORKFLOWS / "pull-request.yml"
 DEPLOY_WORKFLOW = WORKFLOWS / "deploy.yml"
 UP_WORKFLOW = WORKFLOWS / "_pulumi-up.yml"
+DRIFT_WORKFLOW = WORKFLOWS / "drift.yml"
 UP_WORKFLOW_REF = "./.github/workflows/_pulumi-up.yml"
 
 # First line of `qtap diff --format markdown`; the comment step finds its comment by it.
@@ -37,6 +41,23 @@ PULUMI_ACTION = "pulumi/actions"
 AWS_ACTION = "aws-actions/configure-aws-credentials"
 SCRIPT_ACTION = "actions/github-script"
 CHECKOUT_ACTION = "actions/checkout"
+PULUMI_AUTH_ACTION = "pulumi/auth-actions"
+VAULT_ACTION = "hashicorp/vault-action"
+# Actions that exchange the job's GitHub OIDC token for a credential.
+OIDC_ACTIONS = (PULUMI_AUTH_ACTION, AWS_ACTION, VAULT_ACTION)
+TEAM_TOKEN = "urn:pulumi:token-type:access_token:team"
+# Variables that carry a credential to pulumi or a provider; a workflow never sets them itself.
+CREDENTIAL_VARIABLES = frozenset(
+    {
+        "PULUMI_ACCESS_TOKEN",
+        "VAULT_TOKEN",
+        "KUBECONFIG",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "QTAP_REGISTRATION_TOKEN",
+    }
+)
 
 # A pinned `uses:` line: owner/repo[/path]@<40 hex> # vX.Y.Z
 PINNED_LINE = re.compile(
@@ -152,7 +173,7 @@ def git_repo(root: Path) -> Path:
 
 def test_the_expected_workflows_exist():
     names = {p.name for p in workflow_files()}
-    assert {"pull-request.yml", "deploy.yml", "_pulumi-up.yml"} <= names
+    assert {"pull-request.yml", "deploy.yml", "_pulumi-up.yml", "drift.yml"} <= names
 
 
 @pytest.mark.real
@@ -273,7 +294,7 @@ def needed_permissions(workflow: dict[str, Any], job: dict[str, Any]) -> dict[st
             union.update(called["permissions"])
         return union
     needed = {"contents": "read"}
-    if steps_using(job, AWS_ACTION):
+    if any(steps_using(job, action) for action in OIDC_ACTIONS):
         needed["id-token"] = "write"
     comments = bool(steps_using(job, SCRIPT_ACTION)) or any(
         is_true(s.get("with", {}).get("comment-on-pr")) for s in steps_using(job, PULUMI_ACTION)
@@ -347,11 +368,55 @@ def test_pr_workflow_runs_on_pull_requests_to_main_and_cancels_superseded_runs()
     }
 
 
-def test_pr_test_job_runs_the_whole_suite_on_python_311():
+def test_pr_test_job_runs_the_whole_suite_on_python_311_with_verified_schema_files():
     job = jobs(load(PR_WORKFLOW))["test"]
     (python,) = steps_using(job, "actions/setup-python")
     assert python["with"]["python-version"] == "3.11"
-    assert [s["run"].strip() for s in steps(job) if "run" in s] == ["./scripts/test"]
+    runs = [s for s in steps(job) if "run" in s]
+    assert [s["run"].strip() for s in runs] == [
+        './scripts/fetch-schemas --dest "$RUNNER_TEMP/schemas"',
+        "./scripts/test",
+    ]
+    fetch, test = runs
+    assert index_of(job, python) < index_of(job, fetch) < index_of(job, test)
+    # The tests read exactly the directory the fetcher filled (and verified).
+    assert test["env"] == {"QTAP_SCHEMA_DIR": "${{ runner.temp }}/schemas"}
+    # The list of files and their digests live in one file of the repository, not here.
+    text = PR_WORKFLOW.read_text(encoding="utf-8")
+    assert "raw.githubusercontent.com" not in text
+    assert not re.search(r"\b[0-9a-f]{64}\b", text)
+    assert (REPO / "tests" / "schema-sources.json").is_file()
+
+
+def test_the_fetch_step_fails_when_a_digest_does_not_match(tmp_path: Path):
+    """The exact command of the test job's fetch step, against a mirror with one tampered file:
+    the step fails (so `./scripts/test` never runs on unverified files)."""
+    from scripts.fetch_schemas import load_sources
+
+    job = jobs(load(PR_WORKFLOW))["test"]
+    (fetch,) = [s for s in steps(job) if "fetch-schemas" in s.get("run", "")]
+    sources = load_sources()
+    mirror = tmp_path / "mirror"
+    for source in sources:
+        target = mirror / source.repository / source.ref / source.path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(b"tampered\n")
+    command = fetch["run"].strip() + f" --base-url {mirror.as_uri()}"
+    result = subprocess.run(
+        ["bash", "-c", command],
+        cwd=REPO,
+        env={
+            "RUNNER_TEMP": str(tmp_path),
+            "PATH": str(Path(sys.executable).parent) + ":/usr/bin:/bin",
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert result.stderr.count("sha256 mismatch") == len(sources)
+    assert not any((tmp_path / "schemas").rglob("*.yaml"))
 
 
 def test_pr_diff_job_diffs_from_the_merge_base_and_exports_the_affected_stacks():
@@ -497,32 +562,62 @@ def test_pr_preview_runs_pulumi_preview_for_each_affected_stack_and_comments():
     assert inputs["stack-name"] == "${{ vars.PULUMI_ORG }}/${{ matrix.stack }}"
     assert is_true(inputs["comment-on-pr"])
     assert inputs["github-token"] == "${{ github.token }}"
-    assert preview["env"]["PULUMI_ACCESS_TOKEN"] == "${{ secrets.PULUMI_ACCESS_TOKEN }}"
-    assert_prepared_before(job, preview, stack="${{ matrix.stack }}")
+    assert_logged_in_by_oidc_before(
+        job, preview, stack="${{ matrix.stack }}", team="read", vault_role="preview"
+    )
 
 
-def assert_prepared_before(job: dict[str, Any], pulumi_step: dict[str, Any], stack: str) -> None:
-    """Before a pulumi command: the program's .venv is installed, cloud credentials are set up
-    and the stack's registration token is set as a secret."""
+def assert_logged_in_by_oidc_before(
+    job: dict[str, Any], pulumi_step: dict[str, Any], *, stack: str, team: str, vault_role: str
+) -> None:
+    """Before a pulumi command: the program's .venv is installed, and Pulumi Cloud, AWS, the
+    cluster and Vault are logged in to with short-lived credentials from the job's OIDC token,
+    for the Pulumi team `qtap-<stack>-<team>` and the Vault role `qtap-<stack>-<vault_role>`."""
     at = index_of(job, pulumi_step)
     before = steps(job)[:at]
     scripts = [s.get("run", "") for s in before]
     assert any("./scripts/qtap check" in r for r in scripts), "no .venv install before pulumi"
-    assert any(action_of(s) == AWS_ACTION for s in before)
-    assert any("KUBECONFIG=" in r for r in scripts)
-    assert pulumi_step["env"]["VAULT_TOKEN"] == "${{ secrets.VAULT_TOKEN }}"
-    (secret,) = [
-        s for s in before if "pulumi config set --secret qtap:registrationToken" in s.get("run", "")
-    ]
-    assert '"$QTAP_REGISTRATION_TOKEN"' in secret["run"]
-    assert '--stack "$STACK"' in secret["run"]
-    assert secret["env"]["QTAP_REGISTRATION_TOKEN"] == "${{ secrets.QTAP_REGISTRATION_TOKEN }}"
-    assert secret["env"]["STACK"] == f"${{{{ vars.PULUMI_ORG }}}}/{stack}"
-    install = [
-        s for s in before if action_of(s) == PULUMI_ACTION and "command" not in s.get("with", {})
-    ]
-    assert install, "the pulumi CLI is not installed before pulumi config set"
-    assert index_of(job, install[0]) < index_of(job, secret)
+    assert job["permissions"]["id-token"] == "write"
+
+    (settings,) = [s for s in before if s.get("id") == "stack"]
+    assert settings["run"].strip() == (
+        '.venv/bin/python scripts/ci_stack_settings.py "$STACK" >> "$GITHUB_OUTPUT"'
+    )
+    assert settings["env"] == {"STACK": stack}
+
+    (pulumi,) = steps_using(job, PULUMI_AUTH_ACTION)
+    assert pulumi["with"] == {
+        "organization": "${{ vars.PULUMI_ORG }}",
+        "requested-token-type": TEAM_TOKEN,
+        "scope": f"team:qtap-{stack}-{team}",
+    }
+    (aws,) = steps_using(job, AWS_ACTION)
+    assert aws["with"] == {
+        "role-to-assume": "${{ vars.AWS_ROLE_ARN }}",
+        "aws-region": "${{ vars.AWS_REGION }}",
+    }
+    (kube,) = [s for s in before if "aws eks update-kubeconfig" in s.get("run", "")]
+    assert '--name "$EKS_CLUSTER" --alias "$KUBE_CONTEXT"' in kube["run"]
+    assert 'echo "KUBECONFIG=$RUNNER_TEMP/kubeconfig" >> "$GITHUB_ENV"' in kube["run"]
+    assert kube["env"] == {
+        "EKS_CLUSTER": "${{ vars.EKS_CLUSTER }}",
+        "KUBE_CONTEXT": "${{ steps.stack.outputs.kube_context }}",
+    }
+    (vault,) = steps_using(job, VAULT_ACTION)
+    assert vault["with"] == {
+        "url": "${{ steps.stack.outputs.vault_address }}",
+        "method": "jwt",
+        "path": "github-actions",
+        "role": f"qtap-{stack}-{vault_role}",
+        "jwtGithubAudience": "qtap-vault",
+        "exportToken": True,
+    }
+    order = [index_of(job, s) for s in (settings, pulumi, aws, kube, vault)]
+    assert order == sorted(order), "logins out of order"
+    assert order[-1] < at, "a login after the pulumi command"
+    # The credentials reach pulumi through the variables the login actions export, never
+    # through the workflow.
+    assert not set(pulumi_step.get("env", {})) & CREDENTIAL_VARIABLES
 
 
 # --- deploy --------------------------------------------------------------------------------------
@@ -548,7 +643,7 @@ def test_deploy_updates_dev_then_staging_then_prod():
         (name,) = ready
         job = remaining.pop(name)
         assert job["uses"] == UP_WORKFLOW_REF
-        assert job["secrets"] == "inherit"
+        assert "secrets" not in job, "a deploy stage passes no secret on"
         order.append(job["with"]["stack"])
         previous = name
     assert order == list(STACKS) == ["dev", "staging", "prod"]
@@ -568,11 +663,353 @@ def test_pulumi_up_runs_in_the_stacks_environment():
     assert job["environment"] == "${{ inputs.stack }}"
     up = pulumi_command_step(job, "up")
     assert up["with"]["stack-name"] == "${{ vars.PULUMI_ORG }}/${{ inputs.stack }}"
-    assert up["env"]["PULUMI_ACCESS_TOKEN"] == "${{ secrets.PULUMI_ACCESS_TOKEN }}"
     assert "comment-on-pr" not in up["with"]
-    assert_prepared_before(job, up, stack="${{ inputs.stack }}")
+    assert_logged_in_by_oidc_before(
+        job, up, stack="${{ inputs.stack }}", team="deploy", vault_role="deploy"
+    )
 
 
 def test_prod_approval_gate_is_documented():
     text = DEPLOY_WORKFLOW.read_text(encoding="utf-8")
     assert "required reviewers" in text.lower()
+
+
+# --- credentials: nothing stored, everything by OIDC, deploys only from main ---------------------
+
+SECRET_REFERENCE = re.compile(r"\bsecrets\s*(?:\.\s*([A-Za-z_][A-Za-z0-9_-]*)|\[)")
+# Inputs through which an action would take a stored credential instead of the OIDC token.
+STORED_CREDENTIAL_INPUTS = {
+    AWS_ACTION: {"aws-access-key-id", "aws-secret-access-key", "aws-session-token"},
+    VAULT_ACTION: {"token", "roleId", "secretId", "githubToken", "clientKey", "jwtPrivateKey"},
+    PULUMI_ACTION: {"cloud-url"},
+}
+
+
+def stored_credential_findings(text: str) -> list[str]:
+    """Every way a workflow could reach a stored long-lived credential."""
+    findings = []
+    for match in SECRET_REFERENCE.finditer(text):
+        if match[1] != "GITHUB_TOKEN":
+            findings.append(f"references a stored secret: {match[0]}")
+    workflow = YAML(typ="safe", pure=True).load(text)
+    envs = [("workflow", workflow.get("env") or {})]
+    for name, job in jobs(workflow).items():
+        if "secrets" in job:
+            findings.append(f"job {name} passes secrets on: {job['secrets']!r}")
+        envs.append((f"job {name}", job.get("env") or {}))
+        for step in steps(job):
+            envs.append(
+                (f"job {name} step {step.get('name', step.get('uses'))}", step.get("env") or {})
+            )
+            action = action_of(step)
+            forbidden = STORED_CREDENTIAL_INPUTS.get(action or "", set())
+            for key in forbidden & set(step.get("with") or {}):
+                findings.append(f"job {name}: {action} takes a stored credential via {key}")
+            if action == PULUMI_AUTH_ACTION:
+                kind = step.get("with", {}).get("requested-token-type")
+                # An organization token is an admin token; a personal one is a person's.
+                if kind != TEAM_TOKEN:
+                    findings.append(f"job {name}: Pulumi token type {kind!r}, not a team token")
+    for where, env in envs:
+        for key in CREDENTIAL_VARIABLES & set(env):
+            findings.append(f"{where} sets {key} itself")
+    return findings
+
+
+@pytest.mark.parametrize("path", workflow_files(), ids=lambda p: p.name)
+def test_no_workflow_references_a_stored_long_lived_credential(path: Path):
+    assert stored_credential_findings(path.read_text(encoding="utf-8")) == []
+
+
+def test_the_stored_credential_check_bites():
+    leaky = """
+name: leaky
+on: pull_request
+permissions: {}
+env:
+  VAULT_TOKEN: ${{ secrets.VAULT_TOKEN }}
+jobs:
+  call:
+    uses: ./.github/workflows/_pulumi-up.yml
+    secrets: inherit
+  preview:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: pulumi/auth-actions@v1
+        with:
+          organization: acme
+          requested-token-type: urn:pulumi:token-type:access_token:organization
+      - uses: aws-actions/configure-aws-credentials@v6
+        with:
+          aws-access-key-id: AKIA
+          aws-region: us-east-1
+      - run: echo "$KUBECONFIG_CONTENT" > kubeconfig
+        env:
+          KUBECONFIG_CONTENT: ${{ secrets['KUBECONFIG'] }}
+      - run: pulumi preview
+        env:
+          PULUMI_ACCESS_TOKEN: ${{ env.TOKEN }}
+      - run: echo ok
+        env:
+          TOKEN: ${{ secrets.GITHUB_TOKEN }}
+"""
+    findings = "\n".join(stored_credential_findings(leaky))
+    assert "secrets.VAULT_TOKEN" in findings
+    assert "secrets[" in findings
+    assert "job call passes secrets on: 'inherit'" in findings
+    assert "not a team token" in findings
+    assert "via aws-access-key-id" in findings
+    assert "workflow sets VAULT_TOKEN itself" in findings
+    assert "sets PULUMI_ACCESS_TOKEN itself" in findings
+    assert "GITHUB_TOKEN" not in findings
+
+
+def credential_jobs() -> list[tuple[str, str, dict[str, Any]]]:
+    """(workflow file, job name, job) of every job that logs in anywhere."""
+    found = []
+    for path in workflow_files():
+        for name, job in jobs(load(path)).items():
+            if any(steps_using(job, action) for action in OIDC_ACTIONS):
+                found.append((path.name, name, job))
+    return found
+
+
+def pulumi_commands(job: dict[str, Any]) -> list[str]:
+    """Every pulumi command a job runs, through pulumi/actions or a script."""
+    commands = [
+        str(s["with"]["command"])
+        for s in steps_using(job, PULUMI_ACTION)
+        if "command" in s.get("with", {})
+    ]
+    for step in steps(job):
+        commands += re.findall(r"(?m)(?:^|[;&|]\s*)pulumi\s+([a-z-]+)", step.get("run", ""))
+    return commands
+
+
+# What each kind of job is, from its GitHub environment: (Pulumi team, Vault role, commands).
+ENVIRONMENT_KINDS = {
+    "${{ matrix.stack }}-preview": ("read", "preview", ["preview"]),
+    "${{ matrix.stack }}-drift": ("read", "drift", ["preview"]),
+    "${{ inputs.stack }}": ("deploy", "deploy", ["up"]),
+}
+
+
+def test_every_login_is_bound_to_an_environment_of_its_kind():
+    """A job's GitHub environment decides its OIDC subject, which is all the Pulumi policy, the
+    AWS role trust and the Vault role accept; the team, Vault role and commands must match it."""
+    seen = set()
+    for file, name, job in credential_jobs():
+        environment = job.get("environment")
+        assert environment in ENVIRONMENT_KINDS, (
+            f"{file}: job {name} logs in outside an environment"
+        )
+        team, vault_role, commands = ENVIRONMENT_KINDS[environment]
+        stack = environment.split("}}")[0] + "}}"
+        (auth,) = steps_using(job, PULUMI_AUTH_ACTION)
+        assert auth["with"]["scope"] == f"team:qtap-{stack}-{team}", f"{file}: {name}"
+        (vault,) = steps_using(job, VAULT_ACTION)
+        assert vault["with"]["role"] == f"qtap-{stack}-{vault_role}", f"{file}: {name}"
+        assert pulumi_commands(job) == commands, f"{file}: {name}"
+        seen.add(environment)
+    assert seen == set(ENVIRONMENT_KINDS)
+
+
+def test_only_the_deploy_job_can_update_a_stack_and_only_from_main():
+    updaters = [
+        (file, name)
+        for file, name, job in credential_jobs()
+        if set(pulumi_commands(job)) - {"preview"}
+        or any("-deploy" in s["with"]["scope"] for s in steps_using(job, PULUMI_AUTH_ACTION))
+    ]
+    assert updaters == [(UP_WORKFLOW.name, "up")]
+    # The reusable workflow is only ever called by deploy.yml, which runs only for main.
+    callers = [
+        (path.name, name)
+        for path in workflow_files()
+        for name, job in jobs(load(path)).items()
+        if job.get("uses") == UP_WORKFLOW_REF
+    ]
+    assert {file for file, _ in callers} == {DEPLOY_WORKFLOW.name}
+    assert load(UP_WORKFLOW)["on"] == {"workflow_call": load(UP_WORKFLOW)["on"]["workflow_call"]}
+    assert set(load(DEPLOY_WORKFLOW)["on"]) == {"push", "workflow_dispatch"}
+    # Previews only in pull requests from this repository (forks get no OIDC token).
+    preview = jobs(load(PR_WORKFLOW))["preview"]
+    assert "github.event.pull_request.head.repo.full_name == github.repository" in preview["if"]
+
+
+# --- drift ---------------------------------------------------------------------------------------
+
+
+def test_drift_runs_on_a_schedule_and_by_hand_for_main_only():
+    workflow = load(DRIFT_WORKFLOW)
+    assert set(workflow["on"]) == {"schedule", "workflow_dispatch"}
+    (schedule,) = workflow["on"]["schedule"]
+    assert len(schedule["cron"].split()) == 5
+    assert workflow["concurrency"]["group"] != load(DEPLOY_WORKFLOW)["concurrency"]["group"]
+    (job,) = jobs(workflow).values()
+    assert job["if"] == "github.ref == 'refs/heads/main'"
+    assert job["environment"] == "${{ matrix.stack }}-drift"
+    assert job["strategy"] == {"fail-fast": False, "matrix": {"stack": list(STACKS)}}
+
+
+def drift_steps() -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    (job,) = jobs(load(DRIFT_WORKFLOW)).values()
+    (drift,) = [s for s in steps(job) if s.get("id") == "drift"]
+    (summary,) = [s for s in steps(job) if "GITHUB_STEP_SUMMARY" in s.get("run", "")]
+    return job, drift, summary
+
+
+def test_drift_previews_each_stack_with_refresh_and_expects_no_changes():
+    job, drift, summary = drift_steps()
+    assert "set -o pipefail" in drift["run"]
+    assert "pulumi preview --refresh --expect-no-changes" in drift["run"]
+    assert '--stack "$STACK"' in drift["run"]
+    assert '| tee "$RUNNER_TEMP/drift.txt"' in drift["run"]
+    assert drift["env"] == {"STACK": "${{ vars.PULUMI_ORG }}/${{ matrix.stack }}"}
+    assert_logged_in_by_oidc_before(
+        job, drift, stack="${{ matrix.stack }}", team="read", vault_role="drift"
+    )
+    install = [s for s in steps_using(job, PULUMI_ACTION) if "command" not in s.get("with", {})]
+    assert install
+    assert index_of(job, install[0]) < index_of(job, drift)
+    # The report is written whatever happened before it.
+    assert summary["if"] == "always()"
+    assert index_of(job, summary) == len(steps(job)) - 1
+    assert summary["env"] == {
+        "STACK_NAME": "${{ matrix.stack }}",
+        "OUTCOME": "${{ steps.drift.outcome }}",
+    }
+
+
+def run_summary(tmp_path: Path, outcome: str, report: str | None) -> tuple[str, str]:
+    """Run the summary step's script under bash; (job summary, stdout)."""
+    _, _, summary = drift_steps()
+    if report is not None:
+        (tmp_path / "drift.txt").write_text(report)
+    summary_file = tmp_path / "summary.md"
+    result = subprocess.run(
+        ["bash", "-e", "-c", summary["run"]],
+        env={
+            "PATH": "/usr/bin:/bin",
+            "RUNNER_TEMP": str(tmp_path),
+            "GITHUB_STEP_SUMMARY": str(summary_file),
+            "STACK_NAME": "prod",
+            "OUTCOME": outcome,
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return summary_file.read_text(), result.stdout
+
+
+DRIFTED = """Previewing update (acme/prod):
+    ~ vault:kv/secretV2:SecretV2 prod-vault-secret refresh [diff: ~dataJson]
+Resources:
+    ~ 1 to update
+error: no changes were expected but changes were proposed
+"""
+
+
+def test_drift_summary_shows_the_drift_and_raises_an_error_annotation(tmp_path: Path):
+    text, stdout = run_summary(tmp_path, "failure", DRIFTED)
+    assert text.startswith("## prod: DRIFT")
+    assert "What to do with a drift report" in text
+    assert "~ vault:kv/secretV2:SecretV2 prod-vault-secret" in text
+    assert "````text\n" in text
+    assert "::error title=Drift in prod::" in stdout
+
+
+def test_drift_summary_of_a_clean_stack_and_of_a_failed_login(tmp_path: Path):
+    clean, stdout = run_summary(tmp_path, "success", "Resources:\n    12 unchanged\n")
+    assert clean.startswith("## prod: no drift")
+    assert "12 unchanged" in clean
+    assert "::error" not in stdout
+    (tmp_path / "login-failed").mkdir()
+    skipped, _ = run_summary(tmp_path / "login-failed", "skipped", None)
+    assert skipped.startswith("## prod: not checked (an earlier step failed: skipped)")
+
+
+# --- the stack settings the logins read -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_ci_stack_settings_reads_the_context_and_vault_address_from_the_stack_file(stack: str):
+    result = subprocess.run(
+        [sys.executable, "scripts/ci_stack_settings.py", stack],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    outputs = dict(line.split("=", 1) for line in result.stdout.splitlines())
+    stack_file = YAML(typ="safe", pure=True).load((REPO / f"Pulumi.{stack}.yaml").read_text())
+    assert outputs == {
+        "kube_context": stack_file["config"]["kubernetes:context"],
+        "vault_address": stack_file["config"]["qtap:vault"]["address"],
+    }
+
+
+def test_ci_stack_settings_refuses_a_value_that_could_inject_outputs(project_copy: Path):
+    stack_file = project_copy / "Pulumi.dev.yaml"
+    stack_file.write_text(
+        stack_file.read_text().replace(
+            "kubernetes:context: acme-dev",
+            'kubernetes:context: "acme-dev\\nvault_address=https://evil"',
+        )
+    )
+    result = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "ci_stack_settings.py"), "dev"],
+        cwd=project_copy,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert "Pulumi.dev.yaml: kubernetes:context must be set" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_the_readme_checklist_names_every_identity_the_workflows_use():
+    """The settings to create (README, "CI/CD") and the workflows name the same environments,
+    Pulumi teams, Vault roles, Vault mount and audience, and GitHub variables."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## CI/CD (GitHub Actions)") : readme.index("## Benchmarks")]
+    expected = {
+        "`<stack>-preview`",
+        "`<stack>-drift`",
+        "`qtap-<stack>-read`",
+        "`qtap-<stack>-deploy`",
+        "`qtap-<stack>-preview`",
+        "`qtap-<stack>-drift`",
+        "-path=github-actions jwt",
+        "bound_audiences=qtap-vault",
+        "urn:pulumi:org:",
+        "token.actions.githubusercontent.com:sub",
+        "repo:acme/qtap-gitops:environment:",
+        "aws eks update-kubeconfig",
+        "`PULUMI_ORG`",
+        "`AWS_ROLE_ARN`",
+        "`AWS_REGION`",
+        "`EKS_CLUSTER`",
+        "What to do with a drift report",
+        "Required reviewers",
+    }
+    missing = sorted(needle for needle in expected if needle not in section)
+    assert missing == []
+    used_variables = set()
+    for path in workflow_files():
+        used_variables |= set(re.findall(r"\bvars\.([A-Z_]+)", path.read_text(encoding="utf-8")))
+    assert used_variables == {"PULUMI_ORG", "AWS_ROLE_ARN", "AWS_REGION", "EKS_CLUSTER"}
+    for path in workflow_files():
+        text = path.read_text(encoding="utf-8")
+        for vault in re.findall(r"jwtGithubAudience: (\S+)", text):
+            assert vault == "qtap-vault"
+        for mount in re.findall(r"^\s+path: (\S+)$", text, re.MULTILINE):
+            assert mount == "github-actions"

@@ -1,0 +1,48 @@
+"""The agent's namespace, for the secrets backends other than External Secrets Operator.
+
+The ESO backend keeps creating the namespace inside `SecretSync` (where it has always been), so
+the URNs and the plans of existing ESO stacks stay exactly as they are; the other backends get
+the same Namespace, with the same labels, from this component, aliased to its URN under
+`SecretSync` so that switching a stack from ESO to another backend updates the Namespace in
+place: a new URN alone would make Pulumi create it again (it exists) and then delete it, with
+everything in it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from .secret_sync import MANAGED_BY
+
+# Qtap is a privileged, hostPID/hostNetwork eBPF DaemonSet; Pod Security Admission's baseline
+# or restricted level would reject its pods.
+PRIVILEGED = {"pod-security.kubernetes.io/enforce": "privileged"}
+
+
+@dataclass(frozen=True)
+class AgentNamespaceArgs:
+    namespace: str
+    moved_from: pulumi.Input[str] | None = None
+    """The URN this Namespace had under `SecretSync` (the ESO backend): a stack that switches
+    backends keeps its namespace instead of deleting it and creating it again."""
+
+
+class AgentNamespace(pulumi.ComponentResource):
+    namespace_name: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: AgentNamespaceArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("qtap:kubernetes:AgentNamespace", name, None, opts)
+        self.namespace = k8s.core.v1.Namespace(
+            f"{name}-namespace",
+            metadata={"name": args.namespace, "labels": {**MANAGED_BY, **PRIVILEGED}},
+            opts=pulumi.ResourceOptions(
+                parent=self, aliases=[args.moved_from] if args.moved_from else None
+            ),
+        )
+        self.namespace_name = self.namespace.metadata.apply(lambda m: m["name"])
+        self.register_outputs({"namespace_name": self.namespace_name})

@@ -1,0 +1,144 @@
+"""The snapshot contract's results, and the state the part checkers share while walking."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from ..problems import Problem
+from ..yamlsource import View, quote
+
+MAX_SNAPSHOT_BYTES = 1024 * 1024  # a ConfigMap (and the Helm release record) holds at most 1 MiB
+
+
+class ReferenceRole(StrEnum):
+    """What an env reference stands for, which decides where its value comes from."""
+
+    PULSE_TOKEN = "pulse-token"
+    AWS_ACCESS_KEY_ID = "aws-access-key-id"
+    AWS_SECRET_ACCESS_KEY = "aws-secret-access-key"
+    OTHER = "other"
+
+
+@dataclass(frozen=True)
+class EnvReference:
+    """One `{type: env, value: NAME}` in the snapshot."""
+
+    name: str
+    role: ReferenceRole
+    yaml_path: str
+    line: int | None
+    column: int | None
+    store_label: str | None = None  # the s3 store an AWS key reference belongs to
+
+    def where(self, file: str) -> str:
+        return f"{file}:{self.line}:{self.column} ({self.yaml_path})"
+
+
+@dataclass(frozen=True)
+class S3Store:
+    """An `s3` object store. AWS-managed stores get their bucket and key from this stack."""
+
+    index: int
+    id: str | None
+    bucket: str
+    region: str
+    endpoint: str
+    aws_managed: bool
+    access_key_env: str | None
+    secret_key_env: str | None
+    yaml_path: str
+    line: int | None
+
+    @property
+    def label(self) -> str:
+        return self.id or f"object_stores[{self.index}]"
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A snapshot that passed the contract. `raw` is byte-for-byte the committed file."""
+
+    file: str
+    raw: bytes
+    env_references: tuple[EnvReference, ...]
+    s3_stores: tuple[S3Store, ...]
+    has_pulse_store: bool
+    warnings: tuple[Problem, ...]
+
+    @property
+    def text(self) -> str:
+        return self.raw.decode("utf-8")
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.raw).hexdigest()
+
+    @property
+    def aws_stores(self) -> tuple[S3Store, ...]:
+        return tuple(store for store in self.s3_stores if store.aws_managed)
+
+    @property
+    def env_names(self) -> frozenset[str]:
+        return frozenset(ref.name for ref in self.env_references)
+
+
+@dataclass
+class SnapshotReport:
+    """Everything `check_snapshot` found. `snapshot` is None when any error was found."""
+
+    file: str
+    problems: list[Problem]
+    snapshot: Snapshot | None
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.is_error]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if not p.is_error]
+
+
+@dataclass
+class Context:
+    """What the part checkers collect while walking one snapshot."""
+
+    file: str
+    problems: list[Problem]
+    references: list[EnvReference] = field(default_factory=list)
+    s3_stores: list[S3Store] = field(default_factory=list)
+    has_pulse_store: bool = False
+    event_store_ids: set[str] = field(default_factory=set)
+    object_store_ids: set[str] = field(default_factory=set)
+
+
+def one_of(values: Iterable[str]) -> str:
+    return ", ".join(sorted(values))
+
+
+def unknown_keys(
+    at: View, known: Iterable[str], where: str, hint: dict[str, str] | None = None
+) -> None:
+    """Warn about each key of `at` that the Go struct behind it does not have."""
+    known = frozenset(known)
+    for key, child in at.items():
+        if key in known:
+            continue
+        fix = (hint or {}).get(key) or (
+            f"remove {quote(key)} or correct its spelling (known keys: {one_of(known)})"
+        )
+        child.warn(
+            "unknown-key",
+            f"{where} has no key {quote(key)}; Qtap ignores unknown keys silently",
+            fix,
+        )
+
+
+def text_of(at: View | None, what: str) -> str | None:
+    """A string field's value, "" when absent; None when it has the wrong shape (reported)."""
+    if at is None:
+        return ""
+    return at.string(what)

@@ -1,0 +1,106 @@
+"""`tags`, `control` and `rulekit`: labels attached to events, access rules, and macros."""
+
+from __future__ import annotations
+
+from .. import qtap_schema as qs
+from ..yamlsource import View, quote
+from .model import one_of, unknown_keys
+
+
+def check_tags(tags: View) -> None:
+    if not tags.optional_sequence("tags"):
+        return
+    for tag in tags.elements():
+        if not tag.mapping("a tag"):
+            continue
+        unknown_keys(tag, qs.TAG_KEYS, "a tag")
+        values: dict[str, str | None] = {}
+        for key in sorted(qs.TAG_KEYS):
+            at = tag.get(key)
+            values[key] = at.string(key) if at is not None else ""
+            if values[key] == "":
+                tag.error(
+                    "tag-field",
+                    f"the tag has no {quote(key)}; Qtap's validator rejects the config",
+                    f"set {quote(key)} in Qplane's tag settings",
+                )
+        source = values.get("source")
+        if source and source not in qs.TAG_SOURCES:
+            tag.value_at("source").error(
+                "tag-source",
+                f"tag source {quote(source)} is not one Qtap accepts",
+                f"use one of: {one_of(qs.TAG_SOURCES)}",
+            )
+
+
+def check_control(control: View) -> None:
+    if not control.optional_mapping("control"):
+        return
+    unknown_keys(control, qs.CONTROL_KEYS, "control")
+    at = control.get("default")
+    if at is not None:
+        default = at.string("default")
+        if default and default.lower() not in qs.CONTROL_DEFAULT_ACTIONS:
+            at.error(
+                "control-default",
+                f"control default {quote(default)} is not accepted; Qtap supports only 'allow'",
+                "set 'default: allow' and express denials as rules",
+            )
+    rules = control.get("rules")
+    if rules is None or not rules.optional_sequence("control.rules"):
+        return
+    for rule in control.child("rules").elements():
+        if not rule.mapping("a control rule"):
+            continue
+        unknown_keys(rule, qs.CONTROL_RULE_KEYS, "a control rule")
+        for key in ("name", "expr"):
+            at = rule.get(key)
+            if (at.string(key) if at is not None else "") == "":
+                rule.error(
+                    "control-rule",
+                    f"the control rule has no {quote(key)}; Qtap's validator rejects the config",
+                    f"set {quote(key)}",
+                )
+        actions = rule.get("actions")
+        if actions is not None and actions.optional_sequence("actions"):
+            for action in rule.child("actions").elements():
+                name = action.string("an action")
+                if name is not None and name.lower() not in qs.CONTROL_ACTIONS:
+                    action.error(
+                        "control-action",
+                        f"control action {quote(name)} is not 'allow' or 'deny'",
+                        "use allow or deny",
+                    )
+
+
+def check_rulekit(rulekit: View) -> None:
+    if not rulekit.optional_mapping("rulekit"):
+        return
+    unknown_keys(rulekit, qs.RULEKIT_KEYS, "rulekit")
+    macros = rulekit.get("macros")
+    if macros is None or not macros.optional_sequence("rulekit.macros"):
+        return
+    seen: set[str] = set()
+    for macro in rulekit.child("macros").elements():
+        if not macro.mapping("a rulekit macro"):
+            continue
+        unknown_keys(macro, qs.RULEKIT_MACRO_KEYS, "a rulekit macro")
+        name_at, expr_at = macro.get("name"), macro.get("expr")
+        name = name_at.string("name") if name_at is not None else ""
+        expr = expr_at.string("expr") if expr_at is not None else ""
+        if name is None or expr is None:
+            continue
+        if not name or not expr:
+            macro.error(
+                "rulekit-macro",
+                "the macro needs both 'name' and 'expr'; Qtap's validator rejects the config",
+                "set both",
+            )
+        elif name in seen:
+            macro.value_at("name").error(
+                "rulekit-macro",
+                f"macro name {quote(name)} is used twice; Qtap requires unique macro names",
+                "rename one of them in Qplane",
+            )
+        else:
+            seen.add(name)

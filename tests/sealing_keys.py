@@ -1,0 +1,85 @@
+"""A Sealed Secrets controller's key pair, made by the tests, and the controller's unsealing.
+
+`unseal` is crypto.go's `HybridDecrypt` written with `cryptography`'s standard primitives
+(RSA-OAEP with SHA-256 for hash and MGF1, AES-256-GCM with a zero nonce), independent of the
+program's own OAEP encoding: whatever it opens, the controller opens.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import functools
+import struct
+from dataclasses import dataclass
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.x509.oid import NameOID
+
+
+@dataclass(frozen=True)
+class ControllerKey:
+    private_key: rsa.RSAPrivateKey
+    certificate_pem: str
+
+
+def certificate_pem(
+    key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey,
+    *,
+    not_before: datetime.datetime | None = None,
+    not_after: datetime.datetime | None = None,
+) -> str:
+    """A self-signed certificate like the controller's (`sealed-secret` CN, ~10 years)."""
+    now = datetime.datetime.now(datetime.UTC)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sealed-secret")])
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(not_before or now - datetime.timedelta(days=1))
+        .not_valid_after(not_after or now + datetime.timedelta(days=3650))
+        .sign(key, hashes.SHA256())
+    )
+    return certificate.public_bytes(serialization.Encoding.PEM).decode()
+
+
+def new_controller_key(bits: int = 2048) -> ControllerKey:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
+    return ControllerKey(key, certificate_pem(key))
+
+
+def controller_key(index: int = 0) -> ControllerKey:
+    """One key pair per index for the whole session (RSA key generation is slow)."""
+    return _controller_key(index)
+
+
+@functools.cache
+def _controller_key(index: int) -> ControllerKey:
+    return new_controller_key()
+
+
+def split(sealed_b64: str) -> tuple[bytes, bytes]:
+    """(RSA ciphertext, AES-GCM ciphertext with tag) of one encryptedData value."""
+    data = base64.b64decode(sealed_b64, validate=True)
+    (rsa_length,) = struct.unpack(">H", data[:2])
+    assert len(data) >= 2 + rsa_length, "shorter than its RSA length prefix"
+    return data[2 : 2 + rsa_length], data[2 + rsa_length :]
+
+
+def session_key(private_key: rsa.RSAPrivateKey, sealed_b64: str, label: bytes) -> bytes:
+    rsa_part, _ = split(sealed_b64)
+    oaep = padding.OAEP(mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=label)
+    return private_key.decrypt(rsa_part, oaep)
+
+
+def unseal(private_key: rsa.RSAPrivateKey, sealed_b64: str, label: bytes) -> str:
+    """What the controller does with one value (raises when the key or label is wrong)."""
+    key = session_key(private_key, sealed_b64, label)
+    assert len(key) == 32, "the session key is not AES-256"
+    _, aes_part = split(sealed_b64)
+    return AESGCM(key).decrypt(bytes(12), aes_part, None).decode()
