@@ -70,7 +70,10 @@ def test_diff_of_a_snapshot_edit_changes_only_the_carrying_objects(tmp_path: Pat
     result = qtapctl("--project-dir", str(repo), "diff", "--base", "HEAD", "--format", "markdown")
     assert result.returncode == 0, result.stderr
     text = result.stdout
-    assert "Stacks changed: `staging`. Unchanged: `dev`, `prod`." in text
+    assert (
+        "Stacks changed: <code>staging</code>. Unchanged: <code>dev</code>, <code>prod</code>."
+        in text
+    )
     assert f"Resources: 0 to add, {changed} to change, 0 to remove." in text
     for line in SNAPSHOT_LINES:
         assert line not in text
