@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
@@ -319,6 +319,7 @@ def test_check_and_plan_of_any_snapshot_end_cleanly_and_write_nothing(
         before = files(copy.parent)
         checked = run(copy, "check", "dev")
         planned = run(copy, "plan", "dev", "--format", fmt)
+        event(f"check exit {checked.status}")  # --hypothesis-show-statistics: how many plan
         # plan refuses exactly what check refuses
         assert planned.status == checked.status, "plan and check disagree"
         unchanged_outside(before, files(copy.parent), None)
