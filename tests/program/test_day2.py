@@ -11,6 +11,7 @@ import pytest
 from qtap_gitops.rotation import SECRETS_REVISION_ANNOTATION
 from qtapctl.mock_engine import ProgramRun, Registration, redact, reveal
 from tests.conftest import STACKS, copy_project, edit_snapshot
+from tests.program.test_stacks import ARCHIVE_STORE
 from tests.pulumi_harness import SENTINEL_TOKEN, SENTINELS, run_stack, sentinel_cloud
 
 SECRET = "vault:kv/secretV2:SecretV2"
@@ -197,22 +198,6 @@ def test_providers_are_built_from_the_stack_settings():
     (aws,) = run.of_type("pulumi:providers:aws")
     assert aws.inputs["region"] == "us-west-2"
     assert "caCertFile" not in run_stack("dev").one("pulumi:providers:vault").inputs
-
-
-ARCHIVE_STORE = """\
-    - id: archive
-      type: s3
-      endpoint: s3.eu-central-1.amazonaws.com
-      bucket: acme-qtap-dev-archive
-      region: eu-central-1
-      access_url: https://{{ENDPOINT}}/{{BUCKET}}/{{DIGEST}}
-      access_key:
-        type: env
-        value: ARCHIVE_ACCESS_KEY
-      secret_key:
-        type: env
-        value: ARCHIVE_SECRET_KEY
-"""
 
 
 def test_each_bucket_uses_the_aws_provider_of_its_region(tmp_path: Path):

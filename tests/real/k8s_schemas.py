@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import jsonschema
@@ -107,23 +108,28 @@ def structural_to_jsonschema(schema: Mapping[str, Any]) -> dict[str, Any]:
 
 
 @functools.cache
-def _crd_validators() -> dict[tuple[str, str], jsonschema.protocols.Validator]:
-    """(apiVersion, kind) -> validator, for every served version of every ESO CRD."""
+def _crd_validators(
+    folders: tuple[tuple[str, Path], ...],
+) -> dict[tuple[str, str], jsonschema.protocols.Validator]:
+    """(apiVersion, kind) -> validator, for every served version of each CRD in `folders`."""
     validators = {}
-    for path in sorted(ESO_CRDS.glob("*.yaml")):
-        crd = yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.CSafeLoader)
-        group, kind = crd["spec"]["group"], crd["spec"]["names"]["kind"]
-        for version in crd["spec"]["versions"]:
-            if version.get("served"):
-                schema = structural_to_jsonschema(version["schema"]["openAPIV3Schema"])
-                validators[(f"{group}/{version['name']}", kind)] = jsonschema.Draft4Validator(
-                    schema
-                )
+    for _, folder in folders:
+        for path in sorted(folder.glob("*.yaml")):
+            crd = yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.CSafeLoader)
+            group, kind = crd["spec"]["group"], crd["spec"]["names"]["kind"]
+            for version in crd["spec"]["versions"]:
+                if version.get("served"):
+                    schema = structural_to_jsonschema(version["schema"]["openAPIV3Schema"])
+                    validators[(f"{group}/{version['name']}", kind)] = jsonschema.Draft4Validator(
+                        schema
+                    )
     return validators
 
 
 def eso_problems(obj: Mapping[str, Any]) -> list[str]:
-    validator = _crd_validators().get((obj.get("apiVersion"), obj.get("kind")))
+    validator = _crd_validators((("ESO v2.9.0", ESO_CRDS),)).get(
+        (obj.get("apiVersion"), obj.get("kind"))
+    )
     if validator is None:
         return [f"ESO v2.9.0 serves no {obj.get('kind')} in {obj.get('apiVersion')}"]
     problems = sorted(_describe(e) for e in validator.iter_errors(dict(obj)))
@@ -182,95 +188,47 @@ def check_release_values(values: Mapping[str, Any]) -> None:
     assert not problems, "release values:\n  " + "\n  ".join(problems)
 
 
-# -- GitOps controllers' custom resources (delivery modes argocd and flux) --------------------
-# The real CRDs of Argo CD v3.5.1 (Application) and Flux 2.9 (HelmRelease, HelmRepository),
-# judged with the same structural-schema translation as the ESO kinds.
+# -- Other controllers' custom resources: the real CRDs of Argo CD v3.5.1 (Application), Flux 2.9
+# (HelmRelease, HelmRepository), Vault Secrets Operator v1.4.1 and Sealed Secrets v0.36.6, judged
+# with the same structural-schema translation as the ESO kinds, strict.
 
 DELIVERY_CRDS = {
     "Argo CD v3.5.1": schema_file("argo-cd-v3.5.1"),
     "Flux 2.9": schema_file("flux-v2.9"),
 }
-
-
-@functools.cache
-def _delivery_validators() -> dict[tuple[str, str], tuple[str, jsonschema.protocols.Validator]]:
-    """(apiVersion, kind) -> (controller, validator), for every served version of each CRD."""
-    validators = {}
-    for controller, folder in DELIVERY_CRDS.items():
-        for path in sorted(folder.glob("*.yaml")):
-            crd = yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.CSafeLoader)
-            group, kind = crd["spec"]["group"], crd["spec"]["names"]["kind"]
-            for version in crd["spec"]["versions"]:
-                if version.get("served"):
-                    schema = structural_to_jsonschema(version["schema"]["openAPIV3Schema"])
-                    validators[(f"{group}/{version['name']}", kind)] = (
-                        controller,
-                        jsonschema.Draft4Validator(schema),
-                    )
-    return validators
-
-
-def delivery_problems(obj: Mapping[str, Any]) -> list[str]:
-    found = _delivery_validators().get((obj.get("apiVersion"), obj.get("kind")))
-    if found is None:
-        return [f"no controller CRD here serves {obj.get('kind')} in {obj.get('apiVersion')}"]
-    _, validator = found
-    problems = sorted(_describe(e) for e in validator.iter_errors(dict(obj)))
-    carrier = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": obj.get("metadata")}
-    problems += [f"metadata: {p}" for p in core_problems(carrier)]
-    return problems
-
-
-def check_delivery_object(obj: Mapping[str, Any]) -> None:
-    problems = delivery_problems(obj)
-    name = f"{obj.get('kind')} {obj.get('metadata', {}).get('name')}"
-    assert not problems, f"{name} against its controller's CRD:\n  " + "\n  ".join(problems)
-
-
-# -- Secrets backends' custom resources (Vault Secrets Operator, Sealed Secrets): the real CRDs,
-# judged with the same structural-schema translation, strict.
-
 BACKEND_CRDS = {
     "vault-secrets-operator v1.4.1": schema_file("vault-secrets-operator-v1.4.1"),
     "sealed-secrets v0.36.6": schema_file("sealed-secrets-v0.36.6"),
 }
 
 
-@functools.cache
-def _backend_validators() -> dict[tuple[str, str], tuple[str, jsonschema.protocols.Validator]]:
-    """(apiVersion, kind) -> (release, validator), for every served version of every CRD."""
-    validators = {}
-    for release, directory in BACKEND_CRDS.items():
-        for path in sorted(directory.glob("*.yaml")):
-            crd = yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.CSafeLoader)
-            group, kind = crd["spec"]["group"], crd["spec"]["names"]["kind"]
-            for version in crd["spec"]["versions"]:
-                if version.get("served"):
-                    schema = structural_to_jsonschema(version["schema"]["openAPIV3Schema"])
-                    validators[(f"{group}/{version['name']}", kind)] = (
-                        release,
-                        jsonschema.Draft4Validator(schema),
-                    )
-    return validators
-
-
-def backend_crd_problems(obj: Mapping[str, Any]) -> list[str]:
-    found = _backend_validators().get((obj.get("apiVersion"), obj.get("kind")))
-    if found is None:
-        return [
-            f"no CRD in {', '.join(BACKEND_CRDS)} serves {obj.get('kind')} {obj.get('apiVersion')}"
-        ]
-    _, validator = found
+def _crd_problems(obj: Mapping[str, Any], crds: Mapping[str, Path]) -> list[str]:
+    validator = _crd_validators(tuple(crds.items())).get((obj.get("apiVersion"), obj.get("kind")))
+    if validator is None:
+        return [f"no CRD in {', '.join(crds)} serves {obj.get('kind')} {obj.get('apiVersion')}"]
     problems = sorted(_describe(e) for e in validator.iter_errors(dict(obj)))
     carrier = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": obj.get("metadata")}
     problems += [f"metadata: {p}" for p in core_problems(carrier)]
     return problems
 
 
-def check_backend_object(obj: Mapping[str, Any]) -> None:
-    problems = backend_crd_problems(obj)
+def _check(obj: Mapping[str, Any], crds: Mapping[str, Path]) -> None:
+    problems = _crd_problems(obj, crds)
     name = f"{obj.get('kind')} {obj.get('metadata', {}).get('name')}"
     assert not problems, f"{name} against its CRD:\n  " + "\n  ".join(problems)
 
 
-# -- end secrets backends
+def delivery_problems(obj: Mapping[str, Any]) -> list[str]:
+    return _crd_problems(obj, DELIVERY_CRDS)
+
+
+def check_delivery_object(obj: Mapping[str, Any]) -> None:
+    _check(obj, DELIVERY_CRDS)
+
+
+def backend_crd_problems(obj: Mapping[str, Any]) -> list[str]:
+    return _crd_problems(obj, BACKEND_CRDS)
+
+
+def check_backend_object(obj: Mapping[str, Any]) -> None:
+    _check(obj, BACKEND_CRDS)
