@@ -27,12 +27,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
-from qtap_gitops.snapshot import check_snapshot_bytes
 from tests.conftest import copy_project
 from tests.tools.cli import Run, qtapctl_inprocess
 
@@ -267,47 +265,6 @@ def unchanged_outside(before: dict[str, Any], after: dict[str, Any], allowed: st
 SNAPSHOT = "snapshots/dev/qtap-config.yaml"
 
 
-def _contract_decides(document: bytes) -> bool:
-    """Whether the snapshot contract in this tree returns problems for `document` (instead of
-    raising), without echoing the credential it holds."""
-    try:
-        report = check_snapshot_bytes(document, "probe.yaml")
-    except Exception:  # noqa: BLE001 - a raise is exactly what is probed for
-        return False
-    return all(SECRET_PREFIX not in p.format() for p in report.problems)
-
-
-# Issue 8 has two halves: these tools, and a snapshot contract that decides every document
-# (bounded parsing, typed accessors, credential redaction). The properties below need both; on
-# a tree whose contract still raises on the issue's own examples (a recursive alias, 250 nested
-# '[', a float root key) or echoes a credential, they are skipped with that reason, and they run
-# by themselves once the contract decides those documents.
-CONTRACT_DECIDES_HOSTILE_YAML = all(
-    _contract_decides(doc)
-    for doc in (
-        b"version: 2\nloop: &a [*a]\n",
-        b"version: 2\nx: " + b"[" * 250 + b"\n",
-        b"1.5: x\nversion: 2\n",
-        b"null: &a null\nversion: 2\n",
-    )
-)
-CONTRACT_REDACTS = _contract_decides(
-    BASE.replace(
-        "      token:\n        type: env\n        value: REGISTRATION_TOKEN",
-        f"      token: {SECRET_PREFIX}probe",
-    ).encode()
-)
-needs_contract = pytest.mark.skipif(
-    not CONTRACT_DECIDES_HOSTILE_YAML,
-    reason="the snapshot contract in this tree still raises on hostile YAML (issue 8, contract half)",
-)
-needs_redaction = pytest.mark.skipif(
-    not CONTRACT_REDACTS,
-    reason="the snapshot contract in this tree echoes credentials (issue 8, contract half)",
-)
-
-
-@needs_contract
 @budget(ci=70)
 @given(snapshot=snapshots(), fmt=st.sampled_from(["text", "json", "markdown"]))
 def test_check_and_plan_of_any_snapshot_end_cleanly_and_write_nothing(
@@ -325,7 +282,6 @@ def test_check_and_plan_of_any_snapshot_end_cleanly_and_write_nothing(
         unchanged_outside(before, files(copy.parent), None)
 
 
-@needs_contract
 @budget(ci=70)
 @given(snapshot=snapshots())
 def test_import_of_any_export_writes_only_the_snapshot_and_only_when_valid(
@@ -363,8 +319,6 @@ def test_any_stack_setting_ends_cleanly_and_writes_nothing(
         unchanged_outside(before, after, f"project/{SNAPSHOT}")
 
 
-@needs_redaction
-@needs_contract
 @budget(ci=40)
 @given(snapshot=snapshots().filter(lambda s: s[1] is not None))
 def test_a_credential_planted_in_a_snapshot_never_appears_in_any_output(
