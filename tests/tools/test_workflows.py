@@ -1013,3 +1013,16 @@ def test_the_readme_checklist_names_every_identity_the_workflows_use():
             assert vault == "qtap-vault"
         for mount in re.findall(r"^\s+path: (\S+)$", text, re.MULTILINE):
             assert mount == "github-actions"
+
+
+def test_pr_diff_job_posts_the_comment_before_failing_on_a_broken_stack():
+    job = jobs(load(PR_WORKFLOW))["offline-diff"]
+    names = [s.get("name") for s in steps(job)]
+    by_id = {s["id"]: s for s in steps(job) if "id" in s}
+    # The markdown diff's exit status is kept, not raised, so the comment is still posted.
+    assert "|| status=$?" in by_id["diff"]["run"]
+    assert 'echo "status=${status}" >> "$GITHUB_OUTPUT"' in by_id["diff"]["run"]
+    fail = next(s for s in steps(job) if s.get("name") == "Fail when the change breaks a stack")
+    assert fail["if"] == "steps.diff.outputs.status != '0'"
+    assert "exit 1" in fail["run"]
+    assert names.index(fail["name"]) > names.index(comment_step()["name"])
