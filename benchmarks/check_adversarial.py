@@ -39,6 +39,10 @@ def fill(head: str, line: Callable[[int], str], tail: str = "") -> bytes:
     return "".join(parts).encode()
 
 
+# The longest rule expression the contract parses (qtap_gitops/snapshot/model.py).
+RULE = ("a == 1 && " * 410)[:4090] + "a == 1"
+
+
 def alias_bomb() -> bytes:
     lines = ["version: 2", "bomb:", "  l0: &l0 [" + ", ".join(["lol"] * 10) + "]"]
     lines += [f"  l{i}: &l{i} [" + ", ".join([f"*l{i - 1}"] * 10) + "]" for i in range(1, 10)]
@@ -61,6 +65,15 @@ def cases() -> dict[str, bytes]:
         "comments only after the root": fill("version: 2\n", lambda i: f"# {i:010d}\n"),
         "many documents": fill("version: 2\n", lambda i: "---\na: 1\n"),
         "duplicate keys": fill("version: 2\nx:\n", lambda i: "  k: v\n"),
+        "rule expressions (as long as are checked)": fill(
+            "version: 2\ncontrol:\n  default: allow\n  rules:\n",
+            lambda i: f"    - name: r{i}\n      expr: '{RULE}'\n      actions: [deny]\n",
+        ),
+        "one rule expression of 1 MiB": fill(
+            "version: 2\ncontrol:\n  rules:\n    - name: r\n      expr: ",
+            lambda i: "a == 1 && ",
+            "a\n",
+        ),
     }
     for stack in ("dev", "staging", "prod"):
         out[f"real snapshot: {stack}"] = (

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from .. import qtap_conformance as qc
 from .. import qtap_schema as qs
 from ..yamlsource import View, quote
-from .model import one_of, unknown_keys
+from .model import Context, check_rule_expression, one_of, report_finding, unknown_keys
 
 
 def check_tags(tags: View) -> None:
@@ -33,7 +34,7 @@ def check_tags(tags: View) -> None:
             )
 
 
-def check_control(control: View) -> None:
+def check_control(ctx: Context, control: View) -> None:
     if not control.optional_mapping("control"):
         return
     unknown_keys(control, qs.CONTROL_KEYS, "control")
@@ -61,6 +62,8 @@ def check_control(control: View) -> None:
                     f"the control rule has no {quote(key)}; Qtap's validator rejects the config",
                     f"set {quote(key)}",
                 )
+        # Qtap's Validate() parses it (`required,rule_expression`): a syntax error stops Qtap.
+        check_rule_expression(ctx, rule, "expr", "control")
         actions = rule.get("actions")
         if actions is not None and actions.optional_sequence("actions"):
             for action in rule.child("actions").elements():
@@ -73,7 +76,7 @@ def check_control(control: View) -> None:
                     )
 
 
-def check_rulekit(rulekit: View) -> None:
+def check_rulekit(ctx: Context, rulekit: View) -> None:
     if not rulekit.optional_mapping("rulekit"):
         return
     unknown_keys(rulekit, qs.RULEKIT_KEYS, "rulekit")
@@ -104,3 +107,7 @@ def check_rulekit(rulekit: View) -> None:
             )
         else:
             seen.add(name)
+            at = macro.value_at("name")
+            report_finding(at, qc.macro_name_finding(name, at.line, at.column))
+        if expr:
+            check_rule_expression(ctx, macro, "expr", "macro")

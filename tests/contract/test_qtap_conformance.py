@@ -289,3 +289,45 @@ def test_syntax_only_newer_rulekit_accepts_warns_and_strict_refuses(project_copy
     assert "does not start" in found
     assert report.snapshot is not None
     assert check(project_copy, "dev", strict=True).snapshot is None
+
+
+# -- bounded parsing of rule expressions (a hostile file must not hold `check` for seconds) ----
+
+
+def _control_rules(*expressions: str) -> bytes:
+    rules = "".join(
+        f"    - name: r{i}\n      expr: '{e}'\n      actions: [deny]\n"
+        for i, e in enumerate(expressions)
+    )
+    return f"version: 2\ncontrol:\n  default: allow\n  rules:\n{rules}".encode()
+
+
+def test_an_expression_too_long_to_check_is_a_warning_and_an_error_under_strict():
+    from qtap_gitops.snapshot import check_snapshot_bytes
+    from qtap_gitops.snapshot.model import MAX_EXPRESSION_CHARS
+
+    long = "a == 1 && " * (MAX_EXPRESSION_CHARS // 10 + 1) + "(("  # would not parse
+    report = check_snapshot_bytes(_control_rules(long), "s.yaml")
+    (problem,) = [p for p in report.problems if p.code == "rule-unchecked"]
+    assert problem.severity is Severity.WARNING
+    assert problem.yaml_path == "control.rules[0].expr"
+    assert (problem.line, problem.column) == (6, 13)
+    assert not [p for p in report.problems if p.code == "rule-syntax"]
+    strict = check_snapshot_bytes(_control_rules(long), "s.yaml", strict=True)
+    assert [p.code for p in strict.errors] == ["rule-unchecked"]
+
+
+def test_expressions_beyond_the_per_file_budget_are_not_parsed():
+    from qtap_gitops.snapshot import check_snapshot_bytes
+    from qtap_gitops.snapshot.model import MAX_CHECKED_CHARS, MAX_EXPRESSION_CHARS
+
+    fits = "a == 1 && " * (MAX_EXPRESSION_CHARS // 10 - 1) + "a == 1"
+    count = MAX_CHECKED_CHARS // len(fits) + 1
+    broken = "req.host == ("
+    report = check_snapshot_bytes(_control_rules(*([fits] * count), broken), "s.yaml")
+    # Every expression within the budget is parsed; the broken one after it is left unchecked.
+    assert [p.yaml_path for p in report.problems if p.code == "rule-unchecked"] == [
+        f"control.rules[{count}].expr"
+    ]
+    alone = check_snapshot_bytes(_control_rules(broken), "s.yaml")
+    assert [p.code for p in alone.errors] == ["rule-syntax"]
