@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from .. import qtap_conformance as qc
 from .. import qtap_schema as qs
 from ..problems import ContractError, Problem, Severity, cap_problems
 from ..yamlsource import View, parse_yaml
@@ -94,7 +95,7 @@ def check_snapshot_bytes(raw: bytes, file: str, *, strict: bool = False) -> Snap
     problems = embedding_problems(text, file)
     parsed = parse_yaml(text, file, what="snapshot")
     problems.extend(parsed.problems)
-    ctx = Context(file, problems)
+    ctx = Context(file, problems, text=text)
     root = parsed.view(file, problems)
     if root is not None:
         check_root(ctx, root)
@@ -214,6 +215,7 @@ def check_root(ctx: Context, root: View) -> None:
         )
         return
     check_version(root)
+    ctx.macros = qc.declared_macros(root.plain_value())
     # The Go-struct walk reports into its own list: a part checker's more precise problem at
     # the same path (a literal credential, a bad version) wins over "cannot decode".
     shapes: list[Problem] = []
@@ -230,9 +232,9 @@ def check_root(ctx: Context, root: View) -> None:
     if root.has("tags"):
         check_tags(root.child("tags"))
     if root.has("control"):
-        check_control(root.child("control"))
+        check_control(ctx, root.child("control"))
     if root.has("rulekit"):
-        check_rulekit(root.child("rulekit"))
+        check_rulekit(ctx, root.child("rulekit"))
     if services is not None and services.is_mapping:
         check_store_links(ctx, root.child("services"))
     covered = {p.yaml_path for p in ctx.problems if p.is_error}

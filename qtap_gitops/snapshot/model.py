@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from ..problems import Problem
+from ..qtap_conformance import Finding
 from ..yamlsource import View, quote
 
 MAX_SNAPSHOT_BYTES = 1024 * 1024  # a ConfigMap (and the Helm release record) holds at most 1 MiB
@@ -113,6 +114,30 @@ class Context:
     has_pulse_store: bool = False
     event_store_ids: set[str] = field(default_factory=set)
     object_store_ids: set[str] = field(default_factory=set)
+    text: str = ""  # the whole snapshot, for positions inside rule expressions
+    macros: frozenset[str] = frozenset()  # names under rulekit.macros
+    # Characters of rule expressions still to parse: the parser is linear but slow in Python,
+    # so a 1 MiB file of expressions must not take seconds (see rules.rule_expression).
+    rule_budget: int = 64 * 1024  # rules.RULE_BUDGET
+    unchecked_rules: int = 0
+
+
+def report_finding(at: View, found: Finding | None) -> None:
+    """A finding of qtap_conformance as a Problem at its own position, with `at`'s path."""
+    if found is None:
+        return
+    at.problems.append(
+        Problem(
+            severity=found.severity,
+            code=found.code,
+            file=at.file,
+            line=found.line,
+            column=found.column,
+            yaml_path=at.rendered_path,
+            message=found.message,
+            fix=found.fix,
+        )
+    )
 
 
 def one_of(values: Iterable[str]) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import urllib.parse
 
+from .. import qtap_conformance as qc
 from .. import qtap_schema as qs
 from ..aws_names import (
     bucket_name_problems,
@@ -14,7 +15,16 @@ from ..aws_names import (
     is_region,
 )
 from ..yamlsource import View, quote
-from .model import Context, EnvReference, ReferenceRole, S3Store, one_of, text_of, unknown_keys
+from .model import (
+    Context,
+    EnvReference,
+    ReferenceRole,
+    S3Store,
+    one_of,
+    report_finding,
+    text_of,
+    unknown_keys,
+)
 from .references import check_headers, check_value_source
 
 _PLACEHOLDER = re.compile(r"\{\{(.*?)\}\}")
@@ -38,7 +48,14 @@ def check_services(ctx: Context, services: View) -> None:
         check_qscan_service(ctx, services.child("qscan"))
 
 
-def store_type(store: View, known: dict[str, frozenset[str]], what: str) -> str | None:
+def store_type(
+    store: View,
+    known: dict[str, frozenset[str]],
+    what: str,
+    legacy: dict[str, frozenset[str]] | None = None,
+) -> str | None:
+    """The store's type; `legacy` types are accepted too, but never suggested."""
+    legacy = legacy or {}
     at = store.get("type")
     if at is None:
         store.error(
@@ -50,7 +67,7 @@ def store_type(store: View, known: dict[str, frozenset[str]], what: str) -> str 
     kind = at.string("type")
     if kind is None:
         return None
-    if kind not in known:
+    if kind not in known and kind not in legacy:
         at.error(
             "store-type",
             f"unknown {what} type {quote(kind)}; Qtap silently falls back to the console store "
@@ -83,13 +100,16 @@ def store_id(store: View, seen: dict[str, View], what: str) -> str | None:
 def check_event_store(ctx: Context, store: View, seen: dict[str, View]) -> None:
     if not store.mapping("an event store"):
         return
-    kind = store_type(store, qs.EVENT_STORE_KEYS, "event store")
+    kind = store_type(store, qs.EVENT_STORE_KEYS, "event store", qs.LEGACY_EVENT_STORE_KEYS)
     ident = store_id(store, seen, "event store")
     if ident:
         ctx.event_store_ids.add(ident)
     if kind is None:
         return
-    known = qs.EVENT_STORE_KEYS[kind]
+    if kind in qs.LEGACY_EVENT_STORE_TYPES:
+        at = store.value_at("type")
+        report_finding(at, qc.legacy_event_store_finding(kind, at.line, at.column))
+    known = {**qs.EVENT_STORE_KEYS, **qs.LEGACY_EVENT_STORE_KEYS}[kind]
     if kind == "pulse":
         known = known | {"endpoint"}  # reported by check_pulse with a precise fix
     unknown_keys(store, known, f"a {kind} event store")
@@ -338,12 +358,7 @@ def check_access_url(store: View) -> None:
     at = store.present("access_url")
     url = at.string("access_url") if at is not None else ""
     if at is None or url == "":
-        store.error(
-            "s3-access-url",
-            "the s3 store has no 'access_url'; Qtap then records an empty link and Qplane "
-            "cannot open captured payloads",
-            "set access_url in Qplane, e.g. 'https://{{ENDPOINT}}/{{BUCKET}}/{{DIGEST}}'",
-        )
+        report_finding(store, qc.missing_access_url_finding(store.line, store.column))
         return
     if url is None:
         return

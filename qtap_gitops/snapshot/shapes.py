@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from .. import qtap_schema as qs
 from ..yamlsource import View
 
 
@@ -92,7 +93,8 @@ SERVICES = Struct(
     },
 )
 PROTOCOL = Struct("TapProtocolConfig", {"stack": STRING})
-_PROTOCOLS = {"http": PROTOCOL, "redis": PROTOCOL, "mysql": PROTOCOL, "kafka": PROTOCOL}
+# Current and older revisions' protocols (qtap_schema.ALL_TAP_PROTOCOLS: postgres, kafka, ...).
+_PROTOCOLS: dict[str, Shape] = {protocol: PROTOCOL for protocol in qs.ALL_TAP_PROTOCOLS}
 TAP = Struct(
     "TapConfig",
     {

@@ -5,6 +5,7 @@ from __future__ import annotations
 from .. import qtap_schema as qs
 from ..yamlsource import View, quote
 from .model import Context, one_of, unknown_keys
+from .rules import rule_expression
 
 
 def check_stacks(ctx: Context, stacks: View) -> set[str]:
@@ -59,6 +60,8 @@ def check_plugin(ctx: Context, plugin: View) -> None:
         for rule in config.child("rules").elements():
             if rule.mapping(f"a {kind} rule"):
                 unknown_keys(rule, rule_keys, f"a {kind} rule")
+                if kind in qs.PLUGIN_RULE_EXPRESSIONS:
+                    rule_expression(ctx, rule, qs.PLUGIN_RULE_EXPRESSIONS[kind], kind)
                 level = rule.get("level")
                 if kind == "http_capture" and level is not None:
                     check_capture_level(level)

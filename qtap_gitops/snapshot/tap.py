@@ -2,17 +2,10 @@
 
 from __future__ import annotations
 
-import re
-
+from .. import qtap_conformance as qc
 from .. import qtap_schema as qs
 from ..yamlsource import View, quote
-from .model import one_of, unknown_keys
-
-_HOSTNAME = re.compile(
-    r"(?=.{1,253}\Z)([A-Za-z0-9]([A-Za-z0-9\-]{0,61}[A-Za-z0-9])?)"
-    r"(\.[A-Za-z0-9]([A-Za-z0-9\-]{0,61}[A-Za-z0-9])?)*",
-    re.ASCII,
-)
+from .model import one_of, report_finding, unknown_keys
 
 
 def check_tap(tap: View, stack_names: set[str]) -> None:
@@ -33,9 +26,7 @@ def check_tap(tap: View, stack_names: set[str]) -> None:
         at = tap.get(flag)
         if at is not None:
             at.boolean(flag)
-    for protocol in qs.TAP_PROTOCOLS:
-        if tap.has(protocol):
-            check_protocol(tap.child(protocol), stack_names)
+    check_protocols(tap, stack_names)
     endpoints = tap.get("endpoints")
     if endpoints is not None and endpoints.optional_sequence("tap.endpoints"):
         for endpoint in tap.child("endpoints").elements():
@@ -74,16 +65,20 @@ def check_endpoint(endpoint: View, stack_names: set[str]) -> None:
             "the endpoint has no 'domain'; Qtap's validator rejects the config",
             "set 'domain' to the host name this rule applies to",
         )
-    elif domain is not None and at is not None and not _HOSTNAME.fullmatch(domain):
-        at.warn(
-            "endpoint-domain",
-            f"domain {quote(domain)} is not a plain host name; Qtap validates it as a hostname "
-            "(wildcards are not supported)",
-            "list each host name explicitly",
-        )
-    for protocol in qs.TAP_PROTOCOLS:
-        if endpoint.has(protocol):
-            check_protocol(endpoint.child(protocol), stack_names)
+    elif domain is not None and at is not None:
+        # go-playground's `hostname` rule, which Qtap applies (qtap_gitops/hostname.py)
+        report_finding(at, qc.endpoint_domain_finding(domain, at.line, at.column))
+    check_protocols(endpoint, stack_names)
+
+
+def check_protocols(owner: View, stack_names: set[str]) -> None:
+    """The protocol blocks of `tap` or an endpoint, current and older Qtap revisions'."""
+    for protocol in qs.ALL_TAP_PROTOCOLS:
+        if owner.has(protocol):
+            at = owner.child(protocol)
+            check_protocol(at, stack_names)
+            if protocol in qs.LEGACY_TAP_PROTOCOLS:
+                report_finding(at, qc.legacy_protocol_finding(protocol, at.line, at.column))
 
 
 def check_filters(filters: View) -> None:
