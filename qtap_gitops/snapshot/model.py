@@ -6,6 +6,7 @@ import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import cached_property
 
 from ..problems import Problem
 from ..qtap_conformance import Finding
@@ -118,8 +119,13 @@ class Context:
     macros: frozenset[str] = frozenset()  # names under rulekit.macros
     # Characters of rule expressions still to parse: the parser is linear but slow in Python,
     # so a 1 MiB file of expressions must not take seconds (see rules.rule_expression).
-    rule_budget: int = 64 * 1024  # rules.RULE_BUDGET
+    rule_budget: int = 32 * 1024  # rules.RULE_BUDGET
     unchecked_rules: int = 0
+
+    @cached_property
+    def lines(self) -> list[str]:
+        """The snapshot's lines, split once for every position inside a rule expression."""
+        return self.text.splitlines()
 
 
 def report_finding(at: View, found: Finding | None) -> None:

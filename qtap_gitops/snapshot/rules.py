@@ -9,7 +9,7 @@ from .model import Context, one_of, report_finding, unknown_keys
 
 # Longest rule expression the contract parses; a Qplane rule is a few hundred characters.
 MAX_RULE_EXPRESSION = 16 * 1024
-RULE_BUDGET = 64 * 1024  # characters of rule expressions parsed per snapshot
+RULE_BUDGET = 32 * 1024  # characters of rule expressions parsed per snapshot
 
 
 def rule_expression(ctx: Context, owner: View, key: str, role: str) -> None:
@@ -32,7 +32,7 @@ def rule_expression(ctx: Context, owner: View, key: str, role: str) -> None:
         return
     ctx.rule_budget -= len(expression)
     for found in qc.rule_expression_findings(
-        ctx.text, expression, at.line, at.column, role=role, macros=ctx.macros
+        ctx.lines, expression, at.line, at.column, role=role, macros=ctx.macros
     ):
         report_finding(at, found)
 
