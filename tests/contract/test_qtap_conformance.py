@@ -289,3 +289,54 @@ def test_syntax_only_newer_rulekit_accepts_warns_and_strict_refuses(project_copy
     assert "does not start" in found
     assert report.snapshot is not None
     assert check(project_copy, "dev", strict=True).snapshot is None
+
+
+# -- bounded: hostile rules and domains are decided quickly, without an exception -------------
+
+
+def test_a_hostile_domain_is_refused_in_linear_time():
+    # The validator's pattern as written backtracks exponentially in Python's `re`.
+    import time
+
+    started = time.perf_counter()
+    assert hostname_problem("a" * 5000 + "!") is not None
+    assert time.perf_counter() - started < 1
+
+
+@pytest.mark.parametrize(
+    "expr",
+    ["x == " + "1" * 5000, "x in 1.2.3.4/" + "9" * 5000, "x matches /a{" + "9" * 5000 + "}/"],
+)
+def test_huge_numbers_in_a_rule_are_a_syntax_problem_not_a_crash(project_copy: Path, expr):
+    append(project_copy, "dev", CONTROL.format(expr=f"'{expr}'"))
+    assert problems(check(project_copy, "dev"), "rule-syntax")[0].startswith("error")
+
+
+def test_rule_expressions_beyond_the_parse_budget_are_reported_unchecked():
+    import time
+
+    from qtap_gitops.snapshot import check_snapshot_bytes
+
+    rule = "    - {name: x, actions: [deny], expr: '" + " && ".join(["a >= 5"] * 1500) + "'}\n"
+    raw = ("version: 2\ncontrol:\n  default: allow\n  rules:\n" + rule * 50).encode()
+    started = time.perf_counter()
+    report = check_snapshot_bytes(raw, "snapshot.yaml")
+    assert time.perf_counter() - started < 5  # a bound against hangs, not a benchmark
+    [found] = [p for p in report.problems if p.code == "rule-unchecked"]
+    assert found.severity is Severity.WARNING
+    assert check_snapshot_bytes(raw, "snapshot.yaml", strict=True).snapshot is None
+
+
+def test_shapes_know_every_key_of_the_schema_tables():
+    from qtap_gitops import qtap_schema as qs
+    from qtap_gitops.snapshot import shapes
+
+    assert set(shapes.CONFIG.fields) == qs.ROOT_KEYS - {"version"}
+    assert set(shapes.TAP.fields) == qs.TAP_KEYS
+    endpoint = shapes.TAP.fields["endpoints"]
+    assert isinstance(endpoint, shapes.ListOf)
+    assert isinstance(endpoint.item, shapes.Struct)
+    assert set(endpoint.item.fields) == qs.TAP_ENDPOINT_KEYS
+    event_keys = set().union(*qs.EVENT_STORE_KEYS.values(), *qs.LEGACY_EVENT_STORE_KEYS.values())
+    assert event_keys <= set(shapes.EVENT_STORE.fields)
+    assert set().union(*qs.OBJECT_STORE_KEYS.values()) <= set(shapes.OBJECT_STORE.fields)
