@@ -39,7 +39,8 @@ def fill(head: str, line: Callable[[int], str], tail: str = "") -> bytes:
     return "".join(parts).encode()
 
 
-# The longest rule expression the contract parses (qtap_gitops/snapshot/model.py).
+# Rule expressions of 4 KiB: many are parsed until the per-snapshot budget
+# (qtap_gitops/snapshot/rules.py RULE_BUDGET) is spent.
 RULE = ("a == 1 && " * 410)[:4090] + "a == 1"
 
 
@@ -65,7 +66,7 @@ def cases() -> dict[str, bytes]:
         "comments only after the root": fill("version: 2\n", lambda i: f"# {i:010d}\n"),
         "many documents": fill("version: 2\n", lambda i: "---\na: 1\n"),
         "duplicate keys": fill("version: 2\nx:\n", lambda i: "  k: v\n"),
-        "rule expressions (as long as are checked)": fill(
+        "rule expressions (4 KiB each)": fill(
             "version: 2\ncontrol:\n  default: allow\n  rules:\n",
             lambda i: f"    - name: r{i}\n      expr: '{RULE}'\n      actions: [deny]\n",
         ),

@@ -16,7 +16,12 @@ from __future__ import annotations
 
 import re
 
-HOSTNAME_RFC952 = re.compile(r"^[a-zA-Z]([a-zA-Z0-9\-]+[\.]?)*[a-zA-Z0-9]$")
+# The same language without nested quantifiers: Python's backtracking `re` takes exponential
+# time on the pattern as written (Go's RE2 does not). After the first letter, a dot may follow
+# any label character but not another dot or that first letter.
+HOSTNAME_RFC952 = re.compile(
+    r"^[a-zA-Z](?:[a-zA-Z0-9\-](?:[a-zA-Z0-9\-]|(?<!\.)\.)*)?[a-zA-Z0-9]$", re.ASCII
+)
 
 
 def hostname_problem(domain: str) -> str | None:

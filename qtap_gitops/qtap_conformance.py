@@ -6,7 +6,7 @@ here is pure: it takes the snapshot text, the value and its position, and return
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,7 +40,7 @@ def declared_macros(root: Any) -> frozenset[str]:
 
 
 def rule_expression_findings(
-    text: str,
+    text: str | Sequence[str],
     expression: str,
     line: int | None,
     column: int | None,
@@ -48,7 +48,8 @@ def rule_expression_findings(
     role: str,
     macros: Collection[str],
 ) -> list[Finding]:
-    """Check one rule expression. `role` is "macro", "control" or a plugin type.
+    """Check one rule expression. `role` is "macro", "control" or a plugin type. `text` is
+    the snapshot, or its lines (`splitlines()`) when many expressions are checked.
 
     A macro or control rule that does not parse makes Qtap's Validate() fail, so Qtap does not
     start: an error. A plugin rule that does not parse is logged and skipped when the plugin
@@ -177,7 +178,7 @@ def macro_name_finding(name: str, line: int | None, column: int | None) -> Findi
 
 
 def _locate(
-    text: str, expression: str, line: int | None, column: int | None, offset: int
+    text: str | Sequence[str], expression: str, line: int | None, column: int | None, offset: int
 ) -> tuple[int | None, int | None, str]:
     """The file position of `offset` in the expression, and a note for the message."""
     if line is None or column is None:

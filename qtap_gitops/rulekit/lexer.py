@@ -148,6 +148,8 @@ def go_parse_uint_base0(text: str) -> int | None:
         digits = "0"
     if not digits or any(c not in _GO_DIGITS[base] for c in digits):
         return None
+    if len(digits.lstrip("0")) > 64:
+        return None  # beyond uint64 in any base (and Python refuses huge decimal strings)
     value = int(digits, base)
     return value if value < 2**64 else None
 
@@ -265,7 +267,8 @@ def go_parse_cidr(raw: str) -> bool:
     if not go_parse_ip(address):
         return False
     size = 32 if ":" not in address else 128
-    return int(bits) <= size
+    significant = bits.lstrip("0")
+    return len(significant) <= 3 and int(significant or "0") <= size
 
 
 class _Lexer:

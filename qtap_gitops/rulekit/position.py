@@ -10,6 +10,7 @@ says so (`exact=False`).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 
@@ -45,12 +46,13 @@ def _single_line(raw: str, value: str, offset: int, quote: str) -> int | None:
     return None
 
 
-def _block_lines(lines: list[str], header_line: int) -> tuple[int, list[str]]:
+def _block_lines(lines: Sequence[str], header_line: int) -> tuple[int, list[str]]:
     """The indentation and content lines of the block scalar whose header is on `header_line`."""
     parent_indent = len(lines[header_line]) - len(lines[header_line].lstrip(" "))
     body: list[str] = []
     indent = None
-    for line in lines[header_line + 1 :]:
+    for number in range(header_line + 1, len(lines)):  # no copy of the rest of the file
+        line = lines[number]
         stripped = line.lstrip(" ")
         this_indent = len(line) - len(stripped)
         if stripped and indent is None:
@@ -66,12 +68,13 @@ def _block_lines(lines: list[str], header_line: int) -> tuple[int, list[str]]:
 
 
 def expression_position(
-    text: str, value_line: int, value_column: int, value: str, offset: int
+    text: str | Sequence[str], value_line: int, value_column: int, value: str, offset: int
 ) -> ScalarPosition:
     """Position in `text` of character `offset` of the scalar `value` starting at the given
-    1-based line and column (as ruamel reports the value's start)."""
+    1-based line and column (as ruamel reports the value's start). `text` may be given as its
+    lines (`text.splitlines()`), so a caller locating many values splits the file once."""
     start = ScalarPosition(value_line, value_column, False)
-    lines = text.splitlines()
+    lines = text.splitlines() if isinstance(text, str) else text
     if not 1 <= value_line <= len(lines):
         return start
     row = value_line - 1

@@ -154,7 +154,7 @@ def re2_error(pattern: str) -> str | None:
         if construct.search(scan):
             return reason
     for match in _REPEAT.finditer(scan):
-        counts = [int(n) for n in match.groups() if n]
+        counts = [int(n) if len(n) <= 6 else 10**6 for n in match.groups() if n]
         if any(n > 1000 for n in counts):
             return f"invalid repeat count: {match.group(0)}"
     try:

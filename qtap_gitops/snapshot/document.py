@@ -217,6 +217,7 @@ def check_root(ctx: Context, root: View) -> None:
         )
         return
     check_version(root)
+    ctx.macros = qc.declared_macros(root.plain_value())
     # The Go-struct walk reports into its own list: a part checker's more precise problem at
     # the same path (a literal credential, a bad version) wins over "cannot decode".
     shapes: list[Problem] = []

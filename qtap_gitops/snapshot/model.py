@@ -6,11 +6,11 @@ import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import cached_property
 
-from .. import qtap_conformance as qc
 from ..problems import Problem
 from ..qtap_conformance import Finding
-from ..yamlsource import STR, View, quote
+from ..yamlsource import View, quote
 
 MAX_SNAPSHOT_BYTES = 1024 * 1024  # a ConfigMap (and the Helm release record) holds at most 1 MiB
 
@@ -115,12 +115,35 @@ class Context:
     has_pulse_store: bool = False
     event_store_ids: set[str] = field(default_factory=set)
     object_store_ids: set[str] = field(default_factory=set)
-    text: str = ""
-    """The whole snapshot, to place an error inside a rule expression at its exact column."""
-    macros: frozenset[str] = frozenset()
-    """Names declared under rulekit.macros, which rule expressions may call."""
-    expression_chars: int = 0
-    """Characters of rule expressions parsed so far (bounded by MAX_CHECKED_CHARS)."""
+    text: str = ""  # the whole snapshot, for positions inside rule expressions
+    macros: frozenset[str] = frozenset()  # names under rulekit.macros
+    # Characters of rule expressions still to parse: the parser is linear but slow in Python,
+    # so a 1 MiB file of expressions must not take seconds (see rules.rule_expression).
+    rule_budget: int = 32 * 1024  # rules.RULE_BUDGET
+    unchecked_rules: int = 0
+
+    @cached_property
+    def lines(self) -> list[str]:
+        """The snapshot's lines, split once for every position inside a rule expression."""
+        return self.text.splitlines()
+
+
+def report_finding(at: View, found: Finding | None) -> None:
+    """A finding of qtap_conformance as a Problem at its own position, with `at`'s path."""
+    if found is None:
+        return
+    at.problems.append(
+        Problem(
+            severity=found.severity,
+            code=found.code,
+            file=at.file,
+            line=found.line,
+            column=found.column,
+            yaml_path=at.rendered_path,
+            message=found.message,
+            fix=found.fix,
+        )
+    )
 
 
 def one_of(values: Iterable[str]) -> str:
@@ -150,62 +173,3 @@ def text_of(at: View | None, what: str) -> str | None:
     if at is None:
         return ""
     return at.string(what)
-
-
-MAX_EXPRESSION_CHARS = 4096
-MAX_CHECKED_CHARS = 16_384
-
-
-def report_finding(at: View, found: Finding | None) -> None:
-    """A finding of qtap_conformance (what Qtap refuses, warns about or skips) as a Problem at
-    the position the finding names, with `at`'s YAML path."""
-    if found is None:
-        return
-    at.problems.append(
-        Problem(
-            severity=found.severity,
-            code=found.code,
-            file=at.file,
-            line=found.line,
-            column=found.column,
-            yaml_path=at.rendered_path,
-            message=found.message,
-            fix=found.fix,
-        )
-    )
-
-
-def check_rule_expression(ctx: Context, owner: View, key: str, role: str) -> None:
-    """The rulekit expression at `owner[key]`, checked as Qtap checks it for `role` ("macro",
-    "control" or a plugin type); only a string is an expression (others are reported by the
-    shape walk)."""
-    at = owner.get(key)
-    if at is None or at.node.kind != "scalar" or at.node.resolve()[0] != STR:
-        return
-    expression = at.node.text
-    # Parsing is linear but not free (about 15 us a character): one long expression, or many,
-    # in a hostile 1 MiB file must not hold `check` for seconds. Qplane's rules are short.
-    if len(expression) > MAX_EXPRESSION_CHARS or ctx.expression_chars > MAX_CHECKED_CHARS:
-        why = (
-            f"is {len(expression)} characters long; this program checks expressions of up to "
-            f"{MAX_EXPRESSION_CHARS}"
-            if len(expression) > MAX_EXPRESSION_CHARS
-            else f"comes after {MAX_CHECKED_CHARS} characters of rule expressions in this "
-            "snapshot, more than this program checks in one file"
-        )
-        at.warn(
-            "rule-unchecked",
-            f"this {role} expression {why}, so its syntax is not checked; Qtap "
-            + (
-                "refuses to start if it does not parse"
-                if role in ("macro", "control")
-                else "skips the rule if it does not parse"
-            ),
-            "keep rule expressions short in Qplane (split a long rule into several)",
-        )
-        return
-    ctx.expression_chars += len(expression)
-    for found in qc.rule_expression_findings(
-        ctx.text, expression, at.line, at.column, role=role, macros=ctx.macros
-    ):
-        report_finding(at, found)

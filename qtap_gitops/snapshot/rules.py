@@ -5,7 +5,36 @@ from __future__ import annotations
 from .. import qtap_conformance as qc
 from .. import qtap_schema as qs
 from ..yamlsource import View, quote
-from .model import Context, check_rule_expression, one_of, report_finding, unknown_keys
+from .model import Context, one_of, report_finding, unknown_keys
+
+# Longest rule expression the contract parses; a Qplane rule is a few hundred characters.
+MAX_RULE_EXPRESSION = 16 * 1024
+RULE_BUDGET = 32 * 1024  # characters of rule expressions parsed per snapshot
+
+
+def rule_expression(ctx: Context, owner: View, key: str, role: str) -> None:
+    """The rulekit expression at `owner[key]`, checked as Qtap checks it for `role`."""
+    at = owner.get(key)
+    if at is None or at.node.kind != "scalar":
+        return  # absent, or a wrong type the Go-struct walk reports
+    expression = at.string(key) or ""
+    if len(expression) > MAX_RULE_EXPRESSION or len(expression) > ctx.rule_budget:
+        ctx.unchecked_rules += 1
+        if ctx.unchecked_rules == 1:
+            at.warn(
+                "rule-unchecked",
+                f"this rule expression ({len(expression)} characters) and any after it beyond "
+                f"{ctx.rule_budget} characters in all were not parsed (the contract parses "
+                f"expressions of at most {MAX_RULE_EXPRESSION} characters, "
+                f"{RULE_BUDGET} per snapshot); Qtap may refuse or skip them",
+                "shorten the expressions in Qplane (e.g. split a long list into macros)",
+            )
+        return
+    ctx.rule_budget -= len(expression)
+    for found in qc.rule_expression_findings(
+        ctx.lines, expression, at.line, at.column, role=role, macros=ctx.macros
+    ):
+        report_finding(at, found)
 
 
 def check_tags(tags: View) -> None:
@@ -62,8 +91,7 @@ def check_control(ctx: Context, control: View) -> None:
                     f"the control rule has no {quote(key)}; Qtap's validator rejects the config",
                     f"set {quote(key)}",
                 )
-        # Qtap's Validate() parses it (`required,rule_expression`): a syntax error stops Qtap.
-        check_rule_expression(ctx, rule, "expr", "control")
+        rule_expression(ctx, rule, "expr", "control")
         actions = rule.get("actions")
         if actions is not None and actions.optional_sequence("actions"):
             for action in rule.child("actions").elements():
@@ -91,6 +119,8 @@ def check_rulekit(ctx: Context, rulekit: View) -> None:
         name_at, expr_at = macro.get("name"), macro.get("expr")
         name = name_at.string("name") if name_at is not None else ""
         expr = expr_at.string("expr") if expr_at is not None else ""
+        if expr is not None:
+            rule_expression(ctx, macro, "expr", "macro")
         if name is None or expr is None:
             continue
         if not name or not expr:
@@ -109,5 +139,3 @@ def check_rulekit(ctx: Context, rulekit: View) -> None:
             seen.add(name)
             at = macro.value_at("name")
             report_finding(at, qc.macro_name_finding(name, at.line, at.column))
-        if expr:
-            check_rule_expression(ctx, macro, "expr", "macro")

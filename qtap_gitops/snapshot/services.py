@@ -52,27 +52,27 @@ def store_type(
     store: View,
     known: dict[str, frozenset[str]],
     what: str,
-    listed: dict[str, frozenset[str]] | None = None,
+    legacy: dict[str, frozenset[str]] | None = None,
 ) -> str | None:
-    """The store's type, one of `known`; fixes suggest `listed` (the current types)."""
-    suggested = one_of(listed if listed is not None else known)
+    """The store's type; `legacy` types are accepted too, but never suggested."""
+    legacy = legacy or {}
     at = store.get("type")
     if at is None:
         store.error(
             "store-type",
             f"the {what} has no 'type'; Qtap requires one",
-            f"set type to one of: {suggested}",
+            f"set type to one of: {one_of(known)}",
         )
         return None
     kind = at.string("type")
     if kind is None:
         return None
-    if kind not in known:
+    if kind not in known and kind not in legacy:
         at.error(
             "store-type",
             f"unknown {what} type {quote(kind)}; Qtap silently falls back to the console store "
             "and nothing reaches its destination",
-            f"use one of: {suggested}",
+            f"use one of: {one_of(known)}",
         )
         return None
     return kind
@@ -100,9 +100,7 @@ def store_id(store: View, seen: dict[str, View], what: str) -> str | None:
 def check_event_store(ctx: Context, store: View, seen: dict[str, View]) -> None:
     if not store.mapping("an event store"):
         return
-    # Types an older Qtap revision knows are accepted with a warning naming that revision.
-    known_types = {**qs.EVENT_STORE_KEYS, **qs.LEGACY_EVENT_STORE_KEYS}
-    kind = store_type(store, known_types, "event store", listed=qs.EVENT_STORE_KEYS)
+    kind = store_type(store, qs.EVENT_STORE_KEYS, "event store", qs.LEGACY_EVENT_STORE_KEYS)
     ident = store_id(store, seen, "event store")
     if ident:
         ctx.event_store_ids.add(ident)
@@ -111,7 +109,7 @@ def check_event_store(ctx: Context, store: View, seen: dict[str, View]) -> None:
     if kind in qs.LEGACY_EVENT_STORE_TYPES:
         at = store.value_at("type")
         report_finding(at, qc.legacy_event_store_finding(kind, at.line, at.column))
-    known = known_types[kind]
+    known = {**qs.EVENT_STORE_KEYS, **qs.LEGACY_EVENT_STORE_KEYS}[kind]
     if kind == "pulse":
         known = known | {"endpoint"}  # reported by check_pulse with a precise fix
     unknown_keys(store, known, f"a {kind} event store")
@@ -360,7 +358,6 @@ def check_access_url(store: View) -> None:
     at = store.present("access_url")
     url = at.string("access_url") if at is not None else ""
     if at is None or url == "":
-        # Qtap runs without one; Qplane then cannot link to stored objects (a warning).
         report_finding(store, qc.missing_access_url_finding(store.line, store.column))
         return
     if url is None:

@@ -93,8 +93,8 @@ SERVICES = Struct(
     },
 )
 PROTOCOL = Struct("TapProtocolConfig", {"stack": STRING})
-# Every protocol a Qtap revision knows (qtap_schema.ALL_TAP_PROTOCOLS: postgres now, kafka before).
-_PROTOCOLS = dict.fromkeys(qs.ALL_TAP_PROTOCOLS, PROTOCOL)
+# Current and older revisions' protocols (qtap_schema.ALL_TAP_PROTOCOLS: postgres, kafka, ...).
+_PROTOCOLS: dict[str, Shape] = {protocol: PROTOCOL for protocol in qs.ALL_TAP_PROTOCOLS}
 TAP = Struct(
     "TapConfig",
     {

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from .. import qtap_schema as qs
 from ..yamlsource import View, quote
-from .model import Context, check_rule_expression, one_of, unknown_keys
+from .model import Context, one_of, unknown_keys
+from .rules import rule_expression
 
 
 def check_stacks(ctx: Context, stacks: View) -> set[str]:
@@ -60,8 +61,7 @@ def check_plugin(ctx: Context, plugin: View) -> None:
             if rule.mapping(f"a {kind} rule"):
                 unknown_keys(rule, rule_keys, f"a {kind} rule")
                 if kind in qs.PLUGIN_RULE_EXPRESSIONS:
-                    # A rule that does not parse is logged and skipped when the plugin starts.
-                    check_rule_expression(ctx, rule, qs.PLUGIN_RULE_EXPRESSIONS[kind], kind)
+                    rule_expression(ctx, rule, qs.PLUGIN_RULE_EXPRESSIONS[kind], kind)
                 level = rule.get("level")
                 if kind == "http_capture" and level is not None:
                     check_capture_level(level)

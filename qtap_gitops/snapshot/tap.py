@@ -66,16 +66,16 @@ def check_endpoint(endpoint: View, stack_names: set[str]) -> None:
             "set 'domain' to the host name this rule applies to",
         )
     elif domain is not None and at is not None:
-        # `validate:"required,hostname"`: go-playground's RFC 952 rule; Qtap refuses to start.
+        # go-playground's `hostname` rule, which Qtap applies (qtap_gitops/hostname.py)
         report_finding(at, qc.endpoint_domain_finding(domain, at.line, at.column))
     check_protocols(endpoint, stack_names)
 
 
-def check_protocols(block: View, stack_names: set[str]) -> None:
-    """The protocol blocks of `tap` or an endpoint; one only an older Qtap knows is a warning."""
+def check_protocols(owner: View, stack_names: set[str]) -> None:
+    """The protocol blocks of `tap` or an endpoint, current and older Qtap revisions'."""
     for protocol in qs.ALL_TAP_PROTOCOLS:
-        if block.has(protocol):
-            at = block.child(protocol)
+        if owner.has(protocol):
+            at = owner.child(protocol)
             check_protocol(at, stack_names)
             if protocol in qs.LEGACY_TAP_PROTOCOLS:
                 report_finding(at, qc.legacy_protocol_finding(protocol, at.line, at.column))
