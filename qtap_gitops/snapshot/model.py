@@ -13,6 +13,10 @@ from ..qtap_conformance import Finding
 from ..yamlsource import View, quote
 
 MAX_SNAPSHOT_BYTES = 1024 * 1024  # a ConfigMap (and the Helm release record) holds at most 1 MiB
+# Rule expressions are parsed at a few microseconds a character: a hostile 1 MiB file of them
+# must not hold `check` for seconds. A Qplane rule is a few hundred characters.
+MAX_RULE_EXPRESSION = 16 * 1024  # the longest expression parsed
+RULE_BUDGET = 16 * 1024  # characters of rule expressions parsed per snapshot
 
 
 class ReferenceRole(StrEnum):
@@ -119,7 +123,8 @@ class Context:
     macros: frozenset[str] = frozenset()  # names under rulekit.macros
     # Characters of rule expressions still to parse: the parser is linear but slow in Python,
     # so a 1 MiB file of expressions must not take seconds (see rules.rule_expression).
-    rule_budget: int = 32 * 1024  # rules.RULE_BUDGET
+    rule_budget: int = RULE_BUDGET
+    """Characters of rule expressions still to be parsed in this snapshot."""
     unchecked_rules: int = 0
 
     @cached_property

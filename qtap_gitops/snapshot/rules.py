@@ -5,11 +5,14 @@ from __future__ import annotations
 from .. import qtap_conformance as qc
 from .. import qtap_schema as qs
 from ..yamlsource import View, quote
-from .model import Context, one_of, report_finding, unknown_keys
-
-# Longest rule expression the contract parses; a Qplane rule is a few hundred characters.
-MAX_RULE_EXPRESSION = 16 * 1024
-RULE_BUDGET = 32 * 1024  # characters of rule expressions parsed per snapshot
+from .model import (
+    MAX_RULE_EXPRESSION,
+    RULE_BUDGET,
+    Context,
+    one_of,
+    report_finding,
+    unknown_keys,
+)
 
 
 def rule_expression(ctx: Context, owner: View, key: str, role: str) -> None:
