@@ -12,9 +12,18 @@ if [ ! -x "$venv/bin/python" ]; then
   "$python" -m venv "$venv"
 fi
 stamp="$venv/.installed-$(basename "$requirements")"
-digest="$(cat "$requirements" "$root/requirements.txt" "$root/constraints.txt" | "$venv/bin/python" -c 'import hashlib,sys; print(hashlib.sha256(sys.stdin.buffer.read()).hexdigest())')"
+inputs=("$requirements" "$root/requirements.txt" "$root/constraints.txt")
+[ -f "${requirements%.txt}.lock" ] && inputs+=("${requirements%.txt}.lock")
+digest="$(cat "${inputs[@]}" | "$venv/bin/python" -c 'import hashlib,sys; print(hashlib.sha256(sys.stdin.buffer.read()).hexdigest())')"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$digest" ]; then
   echo "Installing $(basename "$requirements") into $venv ..." >&2
-  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$requirements"
+  lock="${requirements%.txt}.lock"
+  if [ -n "${QTAP_REQUIRE_HASHES:-}" ] && [ -f "$lock" ]; then
+    # CI on GitHub: every download must match a sha256 in the lock (scripts/lock writes it).
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+      --require-hashes --no-deps -r "$lock"
+  else
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$requirements"
+  fi
   echo "$digest" > "$stamp"
 fi

@@ -380,7 +380,10 @@ def test_pr_test_job_runs_the_whole_suite_on_python_311_with_verified_schema_fil
     fetch, test = runs
     assert index_of(job, python) < index_of(job, fetch) < index_of(job, test)
     # The tests read exactly the directory the fetcher filled (and verified).
-    assert test["env"] == {"QTAP_SCHEMA_DIR": "${{ runner.temp }}/schemas"}
+    assert test["env"] == {
+        "QTAP_SCHEMA_DIR": "${{ runner.temp }}/schemas",
+        "QTAP_REQUIRE_HASHES": "1",
+    }
     # The list of files and their digests live in one file of the repository, not here.
     text = PR_WORKFLOW.read_text(encoding="utf-8")
     assert "raw.githubusercontent.com" not in text
@@ -1026,3 +1029,11 @@ def test_pr_diff_job_posts_the_comment_before_failing_on_a_broken_stack():
     assert fail["if"] == "steps.diff.outputs.status != '0'"
     assert "exit 1" in fail["run"]
     assert names.index(fail["name"]) > names.index(comment_step()["name"])
+
+
+def test_the_github_test_job_installs_only_hash_checked_packages():
+    job = jobs(load(PR_WORKFLOW))["test"]
+    step = next(s for s in steps(job) if s.get("run") == "./scripts/test")
+    assert step["env"]["QTAP_REQUIRE_HASHES"] == "1"
+    venv_script = (REPO / "scripts" / "_venv.sh").read_text()
+    assert "--require-hashes" in venv_script
