@@ -124,9 +124,8 @@ def _create_bucket(s3: BaseClient, bucket: str, region: str) -> None:
         s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": region})
 
 
-def apply_object_store(aws: Aws, admin: Credentials, store: Mapping[str, Any]) -> Credentials:
-    """Create what one generated ObjectStore registers (its children's inputs by type) and
-    return the writer's new access key."""
+def apply_bucket(aws: Aws, admin: Credentials, store: Mapping[str, Any]) -> None:
+    """Create a generated ObjectStore's bucket with its settings (its children's inputs)."""
     bucket = store[BUCKET]["bucket"]
     region = store[BUCKET]["region"]
     s3 = aws.client("s3", admin, region)
@@ -152,6 +151,12 @@ def apply_object_store(aws: Aws, admin: Credentials, store: Mapping[str, Any]) -
     # The TLS-only BucketPolicy is deliberately not attached: moto ignores its
     # aws:SecureTransport condition and would deny every object request to everyone.
 
+
+def apply_object_store(aws: Aws, admin: Credentials, store: Mapping[str, Any]) -> Credentials:
+    """Create what one generated ObjectStore registers (its children's inputs by type) and
+    return the writer's new access key."""
+    apply_bucket(aws, admin, store)
+    region = store[BUCKET]["region"]
     user, policy = store[IAM_USER], store[IAM_USER_POLICY]
     iam = aws.client("iam", admin, region)
     iam.create_user(UserName=user["name"], Path=user.get("path", "/"))

@@ -34,16 +34,10 @@ from tests.real.aws_checks import (
     _create_bucket,
     _outcome,
     _public_read_policy,
-    _settings,
-    aws_shape,
 )
 from tests.real.generated import (
     BUCKET,
     ENCRYPTION,
-    LIFECYCLE,
-    OWNERSHIP,
-    PUBLIC_ACCESS_BLOCK,
-    VERSIONING,
 )
 
 ROLE = "aws:iam/role:Role"
@@ -74,32 +68,6 @@ def _session_client(endpoint: str, service: str, session: Session, region: str) 
         aws_session_token=session.token,
         config=Config(proxies={}, retries={"total_max_attempts": 1}),
     )
-
-
-def apply_bucket(aws: Aws, admin: Credentials, store: Mapping[str, Any]) -> None:
-    """Create a generated keyless ObjectStore's bucket with its settings (it has no user)."""
-    bucket, region = store[BUCKET]["bucket"], store[BUCKET]["region"]
-    s3 = aws.client("s3", admin, region)
-    _create_bucket(s3, bucket, region)
-    s3.put_public_access_block(
-        Bucket=bucket,
-        PublicAccessBlockConfiguration=aws_shape(_settings(store[PUBLIC_ACCESS_BLOCK])),
-    )
-    s3.put_bucket_ownership_controls(
-        Bucket=bucket, OwnershipControls={"Rules": [aws_shape(store[OWNERSHIP]["rule"])]}
-    )
-    s3.put_bucket_encryption(
-        Bucket=bucket,
-        ServerSideEncryptionConfiguration={"Rules": aws_shape(store[ENCRYPTION]["rules"])},
-    )
-    s3.put_bucket_versioning(
-        Bucket=bucket,
-        VersioningConfiguration=aws_shape(store[VERSIONING]["versioningConfiguration"]),
-    )
-    s3.put_bucket_lifecycle_configuration(
-        Bucket=bucket, LifecycleConfiguration={"Rules": aws_shape(store[LIFECYCLE]["rules"])}
-    )
-    # The TLS-only bucket policy is not attached, for the reason given in aws_checks.
 
 
 def apply_role(aws: Aws, admin: Credentials, identity: Mapping[str, Any]) -> str:

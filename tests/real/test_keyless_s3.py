@@ -16,13 +16,12 @@ import pytest
 from qtapctl.mock_engine import reveal
 from tests.keyless import ISSUER, OIDC_PROVIDER_ARN, keyless_project
 from tests.pulumi_harness import run_stack
-from tests.real.aws_checks import Aws, create_admin
+from tests.real.aws_checks import Aws, apply_bucket, create_admin
 from tests.real.generated import HELM_RELEASE, OBJECT_STORE, Generated
 from tests.real.identity_checks import (
     ROLE,
     ROLE_POLICY,
     WORKLOAD_IDENTITY,
-    apply_bucket,
     apply_role,
     assume,
     check_irsa_trust,
