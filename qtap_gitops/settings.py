@@ -48,6 +48,7 @@ TOP_LEVEL_KEYS = (
     "eks",
     "delivery",
     "secrets",
+    "fleet",
 )
 SECRET_KEYS = frozenset({"registrationToken", "secretEnv"})
 CHART_KEYS = frozenset({"version", "repo", "values"})
@@ -61,6 +62,12 @@ ARGOCD_KEYS = frozenset({"namespace", "project", "destinationServer"})
 FLUX_KEYS = frozenset({"interval"})
 SECRETS_KEYS = frozenset({"backend", "sealedSecrets"})
 SEALED_SECRETS_KEYS = frozenset({"certificate", "scope"})
+FLEET_KEYS = frozenset({"environment", "owner", "ring", "organization"})
+# Rollout rings 0 (canary) to MAX_RING; deploy.yml runs one stage per ring.
+MAX_RING = 4
+# A stack name as Pulumi allows it (letters, digits, '-', '_', '.'), starting with a letter or digit.
+_STACK_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}", re.ASCII)
+_PULUMI_ORG = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-]{0,39}", re.ASCII)
 
 _SYSTEM_NAMESPACES = frozenset({"default", "kube-system", "kube-public", "kube-node-lease"})
 _DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?", re.ASCII)
@@ -227,6 +234,21 @@ VAULT_AGENT_REFUSAL = (
 
 
 @dataclass(frozen=True)
+class FleetSettings:
+    """Where this stack (one cluster) stands in its environment's fleet (`qtap:fleet`)."""
+
+    environment: str
+    """The Qplane environment (one snapshot) this cluster runs; default: the stack name."""
+    owner: str
+    """The stack that owns the environment's bucket, writer identity and Vault secret;
+    default: this stack."""
+    ring: int = 0
+    """Rollout order, 0 first (canary)."""
+    organization: str | None = None
+    """The Pulumi organization of the owner's stack (StackReference); None: the current one."""
+
+
+@dataclass(frozen=True)
 class StackSettings:
     stack: str
     source: str
@@ -242,6 +264,17 @@ class StackSettings:
     eks: EksSettings = field(default_factory=EksSettings)
     delivery: DeliverySettings = field(default_factory=DeliverySettings)
     secrets: SecretsSettings = field(default_factory=SecretsSettings)
+    fleet: FleetSettings | None = None
+    """None is read as this stack alone (see `fleet_of`)."""
+
+    @property
+    def fleet_settings(self) -> FleetSettings:
+        return self.fleet or FleetSettings(environment=self.stack, owner=self.stack)
+
+    @property
+    def is_member(self) -> bool:
+        """A member deploys its owner's environment on another cluster (`qtap:fleet.owner`)."""
+        return self.fleet_settings.owner != self.stack
 
     def require_vault(self) -> VaultSettings:
         """The Vault settings of a backend that uses Vault."""
@@ -451,6 +484,7 @@ class _Parser:
         eks = self.eks(object_store.identity)
         delivery = self.delivery()
         strict = self.boolean("strictSnapshot", self.raw_value("strictSnapshot"), False)
+        fleet = self.fleet()
 
         if any(p.is_error for p in self.problems) or chart is None:
             return None
@@ -470,7 +504,36 @@ class _Parser:
             eks=eks,
             delivery=delivery,
             secrets=secrets,
+            fleet=fleet,
         )
+
+    def fleet(self) -> FleetSettings:
+        value = self.object("fleet") or {}
+        self.unknown("fleet", value, FLEET_KEYS)
+        stack = self.raw.stack
+        names = {}
+        for key in ("environment", "owner"):
+            name = self.string(f"fleet.{key}", value.get(key), default=stack)
+            assert name is not None
+            if not _STACK_NAME.fullmatch(name):
+                self.error(
+                    f"fleet.{key}",
+                    f"{name[:60]!r} is not a stack name (letters, digits, '-', '_' or '.', "
+                    "starting with a letter or digit)",
+                    f"name a stack of this project, e.g. {stack}",
+                )
+                name = stack
+            names[key] = name
+        ring = self.integer("fleet.ring", value.get("ring"), 0, 0, maximum=MAX_RING)
+        organization = self.string("fleet.organization", value.get("organization"))
+        if organization is not None and not _PULUMI_ORG.fullmatch(organization):
+            self.error(
+                "fleet.organization",
+                f"{organization[:60]!r} is not a Pulumi organization name",
+                "use the organization as `pulumi org get-default` prints it, or remove the key",
+            )
+            organization = None
+        return FleetSettings(names["environment"], names["owner"], ring, organization)
 
     def secret_present(self, key: str) -> bool:
         value = self.raw_value(key)
