@@ -20,7 +20,7 @@ import pulumi
 
 from qtap_gitops.bindings import EnvBinding
 from qtap_gitops.deployment import Deployment
-from qtap_gitops.settings import SecretsBackend
+from qtap_gitops.settings import SealedSecretsBackendSettings, SecretsBackend
 
 from .namespace import AgentNamespace, AgentNamespaceArgs
 from .sealed_secret import SealedSecretSync, SealedSecretSyncArgs
@@ -104,9 +104,8 @@ def other_backend(
             vault,
         )
 
-    if backend is SecretsBackend.SEALED_SECRETS:
+    if isinstance(settings.secrets, SealedSecretsBackendSettings):
         sealed = settings.secrets.sealed_secrets
-        assert sealed.certificate is not None  # required by the settings for this backend
         sealed_secret = SealedSecretSync(
             f"{name}-sealed-secret",
             SealedSecretSyncArgs(

@@ -139,11 +139,21 @@ def is_region(name: str) -> bool:
     return bool(REGION.fullmatch(name))
 
 
+# The partitions other than `aws`, by region prefix (botocore's endpoints.json, "regionRegex").
+_PARTITIONS = (
+    ("cn-", "aws-cn"),
+    ("us-gov-", "aws-us-gov"),
+    ("us-iso-", "aws-iso"),
+    ("us-isob-", "aws-iso-b"),
+    ("eu-isoe-", "aws-iso-e"),
+    ("us-isof-", "aws-iso-f"),
+)
+
+
 def partition_for_region(region: str) -> str:
-    if region.startswith("cn-"):
-        return "aws-cn"
-    if region.startswith("us-gov-"):
-        return "aws-us-gov"
+    for prefix, partition in _PARTITIONS:
+        if region.startswith(prefix):
+            return partition
     return "aws"
 
 

@@ -26,7 +26,7 @@ from .release_values import check_chart_values, check_extra_env_against_bindings
 from .sealing import certificate_problems
 from .settings import (
     RawStackConfig,
-    SecretsBackend,
+    SealedSecretsBackendSettings,
     StackSettings,
     check_settings,
     kms_region_problems,
@@ -118,8 +118,8 @@ def check_deployment(
         )
     )
     # -- sealed-secrets: the controller's certificate must be able to seal (kubeseal's checks)
-    certificate = settings.secrets.sealed_secrets.certificate
-    if settings.secrets.backend is SecretsBackend.SEALED_SECRETS and certificate:
+    if isinstance(settings.secrets, SealedSecretsBackendSettings):
+        certificate = settings.secrets.sealed_secrets.certificate
         report.problems.extend(
             certificate_problems(certificate, source=settings.source, positions=raw.positions)
         )

@@ -58,6 +58,33 @@ class Problem:
         return replace(self, severity=Severity.ERROR)
 
 
+Where = tuple[int | None, int | None]
+"""A 1-based (line, column) in a file; (None, None) for the file as a whole."""
+
+
+def problem(
+    code: str,
+    file: str,
+    where: Where,
+    yaml_path: str,
+    message: str,
+    fix: str,
+    severity: Severity = Severity.ERROR,
+) -> Problem:
+    """One finding: the one way to make a `Problem` (an error unless `severity` says otherwise)."""
+    line, column = where
+    return Problem(
+        severity=severity,
+        code=code,
+        file=file,
+        line=line,
+        column=column,
+        yaml_path=yaml_path,
+        message=message,
+        fix=fix,
+    )
+
+
 def sort_problems(problems: Iterable[Problem]) -> list[Problem]:
     """Order problems as a reader scans a file: by file, then line, then column."""
     return sorted(
@@ -69,23 +96,32 @@ def sort_problems(problems: Iterable[Problem]) -> list[Problem]:
 MAX_PROBLEMS_PER_FILE = 100
 
 
+def _is_project_file(file: str) -> bool:
+    """`Pulumi.yaml` or a stack file `Pulumi.<stack>.yaml`: written by hand, not exported."""
+    name = file.replace("\\", "/").rsplit("/", 1)[-1]
+    return name.startswith("Pulumi.") and name.endswith((".yaml", ".yml"))
+
+
 def cap_problems(problems: Sequence[Problem], file: str) -> list[Problem]:
     """At most `MAX_PROBLEMS_PER_FILE` problems (errors first), then one line saying how many
-    more there are: a hostile file must not flood the terminal or a pull-request comment."""
+    more there are: a hostile file must not flood the terminal or a pull-request comment.
+    The fix suits the file's kind: a snapshot is exported again from Qplane, a project or stack
+    file is edited by hand."""
     if len(problems) <= MAX_PROBLEMS_PER_FILE:
         return list(problems)
     ordered = sorted(problems, key=lambda p: not p.is_error)
     kept = ordered[:MAX_PROBLEMS_PER_FILE]
     rest = ordered[MAX_PROBLEMS_PER_FILE:]
-    more = Problem(
-        severity=Severity.ERROR if any(p.is_error for p in rest) else Severity.WARNING,
-        code="too-many-problems",
-        file=file,
-        line=None,
-        column=None,
-        yaml_path="",
-        message=f"{len(rest)} more problems are not shown",
-        fix="correct the ones shown first, or export the file again",
+    more = problem(
+        "too-many-problems",
+        file,
+        (None, None),
+        "",
+        f"{len(rest)} more problems are not shown",
+        "correct the ones shown first and run the check again"
+        if _is_project_file(file)
+        else "correct the ones shown first, or export the file again",
+        Severity.ERROR if any(p.is_error for p in rest) else Severity.WARNING,
     )
     return [*kept, more]
 

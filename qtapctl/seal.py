@@ -38,6 +38,7 @@ from qtap_gitops.sealing import (
     seal_values,
     sealed_secret_manifest,
 )
+from qtap_gitops.settings import SealedSecretsBackendSettings, SealedSecretsScope
 from qtap_gitops.stackfile import Project, load_stack_config
 from qtap_gitops.yamlsource import parse_yaml
 
@@ -132,14 +133,17 @@ def seal_manifest(
     if deployment is None:
         raise SealError(format_problems(report.problems))
     settings = deployment.settings
-    sealed = settings.secrets.sealed_secrets
+    secrets = settings.secrets
+    sealed = secrets.sealed_secrets if isinstance(secrets, SealedSecretsBackendSettings) else None
+    committed = sealed.certificate if sealed is not None else None
+    scope = sealed.scope if sealed is not None else SealedSecretsScope.STRICT
     if cert_path is not None:
         pem = _read(cert_path, "certificate", stdin)
         found = certificate_problems(pem, source=cert_path, setting="")
         if found:
             raise SealError(format_problems(found))
-    elif sealed.certificate is not None:
-        pem = sealed.certificate
+    elif committed is not None:
+        pem = committed
     else:
         raise SealError(
             f"stack {stack} has no qtap:secrets.sealedSecrets.certificate\n"
@@ -154,7 +158,7 @@ def seal_manifest(
             key,
             namespace=settings.namespace,
             name=SECRET_NAME,
-            scope=sealed.scope,
+            scope=scope,
             values=values,
         )
     except SealingError as error:
@@ -162,7 +166,7 @@ def seal_manifest(
     manifest = sealed_secret_manifest(
         name=SECRET_NAME,
         namespace=settings.namespace,
-        scope=sealed.scope,
+        scope=scope,
         encrypted_data=encrypted,
         labels=LABELS,
     )

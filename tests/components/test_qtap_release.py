@@ -12,7 +12,7 @@ from qtap_gitops.settings import ChartSettings
 from tests.components.fixtures import deployment
 from tests.pulumi_harness import build
 
-CHART = ChartSettings("0.0.38", "https://helm.qpoint.io/", {})
+CHART = ChartSettings(version="0.0.38", repo="https://helm.qpoint.io/", values={})
 
 
 def test_values_carry_the_snapshot_bytes_env_refs_and_checksum():

@@ -17,8 +17,14 @@ from tests.components.fixtures import deployment
 from tests.pulumi_harness import build, children_of
 from tests.sealing_keys import controller_key, unseal
 
-VAULT = VaultSettings(
-    "https://vault.example.com:8200", "kv", "teams/qtap", "k8s-eu", "qtap-eu", "PEM-OF-THE-CA"
+# Components take checked settings as they are: no validation here, so a stand-in CA will do.
+VAULT = VaultSettings.model_construct(
+    address="https://vault.example.com:8200",
+    kv_mount="kv",
+    path="teams/qtap",
+    auth_mount="k8s-eu",
+    role="qtap-eu",
+    ca_bundle="PEM-OF-THE-CA",
 )
 
 

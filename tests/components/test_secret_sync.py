@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-from dataclasses import replace
 
 import pulumi_vault as vault
 
@@ -13,7 +12,11 @@ from tests.components.fixtures import deployment
 from tests.pulumi_harness import build, children_of
 
 VAULT = VaultSettings(
-    "https://vault.example.com:8200", "secret", "qpoint/qtap", "kubernetes", "qtap-dev"
+    address="https://vault.example.com:8200",
+    kv_mount="secret",
+    path="qpoint/qtap",
+    auth_mount="kubernetes",
+    role="qtap-dev",
 )
 
 
@@ -102,7 +105,7 @@ def test_children_are_parented_and_named_after_the_component():
 
 def test_secret_store_trusts_the_configured_vault_ca():
     pem = "-----BEGIN CERTIFICATE-----\nMIIBfDCC\n-----END CERTIFICATE-----\n"
-    store = secret_sync(replace(VAULT, ca_bundle=pem)).one(
+    store = secret_sync(VAULT.model_copy(update={"ca_bundle": pem})).one(
         "kubernetes:external-secrets.io/v1:SecretStore"
     )
     provider = store.inputs["spec"]["provider"]["vault"]

@@ -12,7 +12,11 @@ from qtapctl.mock_engine import Secret
 from tests.pulumi_harness import build, children_of
 
 VAULT = VaultSettings(
-    "https://vault.example.com:8200", "kv", "teams/obs/qtap", "k8s-prod", "qtap-prod"
+    address="https://vault.example.com:8200",
+    kv_mount="kv",
+    path="teams/obs/qtap",
+    auth_mount="k8s-prod",
+    role="qtap-prod",
 )
 
 

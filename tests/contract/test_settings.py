@@ -45,26 +45,33 @@ def test_defaults():
     vault = settings.vault
     assert (vault.kv_mount, vault.path, vault.auth_mount, vault.role) == (
         "secret",
-        "qpoint/qtap",
+        "qpoint/qtap/dev",
         "kubernetes",
         "qtap-dev",
     )
-    assert vault.data_path == "secret/data/qpoint/qtap"
+    assert vault.data_path == "secret/data/qpoint/qtap/dev"
     store = settings.object_store
+    # Safe by default for every stack: protected and versioned unless the stack says otherwise.
     assert (store.retention_days, store.protect, store.versioning, store.kms_key_id) == (
         30,
-        False,
-        False,
+        True,
+        True,
         None,
     )
     assert settings.strict_snapshot is False
     assert settings.registration_token_set is False
 
 
-def test_prod_is_protected_and_versioned_by_default():
-    store = parse_settings(raw("prod")).object_store
+@pytest.mark.parametrize("stack", ["prod", "dev", "prod-eu", "new"])
+def test_every_stack_is_protected_and_versioned_by_default(stack):
+    store = parse_settings(raw(stack)).object_store
     assert store.protect
     assert store.versioning
+
+
+def test_unprotected_stacks_say_so_and_versioning_follows_protect():
+    store = parse_settings(raw("dev", objectStore={"protect": False})).object_store
+    assert (store.protect, store.versioning) == (False, False)
 
 
 def test_explicit_settings_win():
@@ -315,12 +322,23 @@ def test_new_sections_default_to_keys_helm_and_external_secrets():
     assert settings.object_store.identity is None
     assert settings.eks == s.EksSettings()
     assert settings.delivery.mode is s.DeliveryMode.HELM
-    assert settings.delivery.argocd == s.ArgoCdSettings(
-        "argocd", "default", s.DEFAULT_ARGOCD_DESTINATION
-    )
-    assert settings.delivery.flux.interval == "5m"
     assert settings.secrets.backend is s.SecretsBackend.EXTERNAL_SECRETS
-    assert settings.secrets.sealed_secrets.scope is s.SealedSecretsScope.STRICT
+    # Each mode's settings live on its own variant, with their defaults.
+    argocd = parse_settings(raw(delivery={"mode": "argocd"})).delivery
+    assert isinstance(argocd, s.ArgoCdDeliverySettings)
+    assert argocd.argocd == s.ArgoCdSettings(
+        namespace="argocd", project="default", destination_server=s.DEFAULT_ARGOCD_DESTINATION
+    )
+    flux = parse_settings(raw(delivery={"mode": "flux"})).delivery
+    assert isinstance(flux, s.FluxDeliverySettings)
+    assert flux.flux.interval == "5m"
+    config = dict(
+        raw(secrets={"backend": "sealed-secrets", "sealedSecrets": {"certificate": PEM}}).values
+    )
+    del config["qtap:vault"]
+    sealed = parse_settings(RawStackConfig("dev", "Pulumi.dev.yaml", config)).secrets
+    assert isinstance(sealed, s.SealedSecretsBackendSettings)
+    assert sealed.sealed_secrets.scope is s.SealedSecretsScope.STRICT
 
 
 def test_identity_needs_its_eks_field_and_refuses_the_other():
@@ -351,6 +369,7 @@ def test_key_version_is_a_bounded_whole_number():
 
 def test_delivery_mode_settings_that_do_not_apply_are_refused():
     argo = parse_settings(raw(delivery={"mode": "argocd", "argocd": {"project": "platform"}}))
+    assert isinstance(argo.delivery, s.ArgoCdDeliverySettings)
     assert argo.delivery.mode is s.DeliveryMode.ARGOCD
     assert argo.delivery.argocd.project == "platform"
     mixed = raw(delivery={"mode": "argocd", "flux": {"interval": "1m"}})
@@ -385,6 +404,7 @@ def test_sealed_secrets_needs_a_certificate_and_no_vault():
     )
     settings = parse_settings(RawStackConfig("dev", "Pulumi.dev.yaml", config))
     assert settings.vault is None
+    assert isinstance(settings.secrets, s.SealedSecretsBackendSettings)
     assert settings.secrets.sealed_secrets.scope is s.SealedSecretsScope.CLUSTER_WIDE
     with_vault = raw(secrets={"backend": "sealed-secrets", "sealedSecrets": {"certificate": PEM}})
     assert [(p.yaml_path, p.code) for p in errors_of(with_vault)] == [

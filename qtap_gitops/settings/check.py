@@ -1,0 +1,347 @@
+"""From the engine's strings to typed settings or `Problem`s: the one adapter.
+
+Pydantic reports every error at once with its location (`('delivery', 'argocd', 'argocd',
+'project')`: keys, with a union's tag after the union's key). `_locate` walks the model along
+that location, so each error becomes a `Problem` at the stack file's line and column, with a
+message and a fix derived from the setting's declaration.
+"""
+
+from __future__ import annotations
+
+import difflib
+import types
+import typing
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from annotated_types import Ge, Le
+from pydantic import Tag, ValidationError
+from pydantic.fields import FieldInfo
+from pydantic_core import ErrorDetails
+
+from ..problems import Problem, Severity, problem, raise_if_errors
+from .fields import INVALID, Doc, Note, Section, shown
+from .model import REFUSED_CHOICES
+from .raw import NAMESPACE, RawStackConfig, position_of, set_secret_command
+from .rules import kms_key_region
+from .stack import SECRET_KEYS, TOP_LEVEL_KEYS, StackSettings
+
+_MAPPING_ERRORS = frozenset(
+    {
+        "dict_type",
+        "model_type",
+        "model_attributes_type",
+        "json_invalid",
+        "json_type",
+        "union_tag_not_found",
+    }
+)
+_NUMBER_ERRORS = frozenset(
+    {
+        "int_type",
+        "int_parsing",
+        "int_from_float",
+        "greater_than_equal",
+        "less_than_equal",
+        "greater_than",
+        "less_than",
+    }
+)
+
+
+@dataclass(frozen=True)
+class _Place:
+    """Where an error's location points in the model."""
+
+    path: tuple[str, ...]
+    """The keys below `qtap:` (aliases), union tags left out."""
+    field: FieldInfo | None
+    """The declaration of the last key, when it is a setting."""
+    model: type[Section] | None
+    """The section the last key is in (or would be, for an unknown key)."""
+    union: tuple[tuple[str, ...], str, str, dict[str, type[Section]]] | None = None
+    """The innermost union on the way: its path, discriminator, chosen tag and variants."""
+
+
+def _variants(annotation: Any) -> dict[str | None, type[Section]]:
+    """The sections a field holds: {None: model}, or {tag: model} for a tagged union."""
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        members = typing.get_args(annotation)
+    else:
+        members = (annotation,)
+    found: dict[str | None, type[Section]] = {}
+    for member in members:
+        tag = None
+        if typing.get_origin(member) is typing.Annotated:
+            member, *meta = typing.get_args(member)
+            tag = next((m.tag for m in meta if isinstance(m, Tag)), None)
+        if isinstance(member, type) and issubclass(member, Section):
+            found[tag] = member
+    return found
+
+
+def _by_alias(model: type[Section], key: str) -> tuple[str, FieldInfo] | None:
+    """The field a key names (its alias; a validated default is located by its name)."""
+    for name, field in model.model_fields.items():
+        if key in (field.alias, name):
+            return field.alias or name, field
+    return None
+
+
+def _locate(loc: Sequence[int | str]) -> _Place:
+    model: type[Section] | None = StackSettings
+    path: list[str] = []
+    field: FieldInfo | None = None
+    owner: type[Section] | None = StackSettings
+    union = None
+    parts = [str(p) for p in loc if p != "[key]"]
+    i = 0
+    while i < len(parts):
+        key = parts[i]
+        i += 1
+        found = _by_alias(model, key) if model is not None else None
+        owner, field = model, None
+        if found is None:
+            path.append(key)
+            model = None
+            continue
+        alias, field = found
+        path.append(alias)
+        variants = _variants(field.annotation)
+        tags = {t: m for t, m in variants.items() if t is not None}
+        if tags and i < len(parts) and parts[i] in tags:
+            discriminator = next(iter(tags.values())).model_fields
+            union = (tuple(path), next(iter(discriminator)), parts[i], tags)
+            model = tags[parts[i]]
+            i += 1
+        else:
+            model = variants.get(None)
+    return _Place(tuple(path), field, owner, union)
+
+
+def _doc(field: FieldInfo | None) -> Doc:
+    metadata = field.metadata if field is not None else []
+    return next((m for m in metadata if isinstance(m, Doc)), Doc())
+
+
+def _known(model: type[Section] | None) -> list[str]:
+    if model is None:
+        return []
+    return sorted(f.alias or n for n, f in model.model_fields.items())
+
+
+def _spelling_fix(key: str, known: Sequence[str]) -> str:
+    close = difflib.get_close_matches(key, known, n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    return f"{hint}remove it or correct the spelling (known: {', '.join(known)})"
+
+
+def _unknown(place: _Place) -> tuple[str, str, str]:
+    """An unknown key, or a key of another variant of the union it is in."""
+    key = place.path[-1]
+    if place.union is not None and place.model is not None:
+        union_path, discriminator, tag, variants = place.union
+        for other, variant in variants.items():
+            if other != tag and _by_alias(variant, key):
+                where = ".".join(union_path)
+                return (
+                    "setting-not-applicable",
+                    f"does not apply: qtap:{where}.{discriminator} is {tag}",
+                    f"remove qtap:{'.'.join(place.path)}, or set qtap:{where}.{discriminator} "
+                    f"to {other}",
+                )
+    return "stack-config", f"unknown setting {key!r}", _spelling_fix(key, _known(place.model))
+
+
+def _choice(place: _Place, error: ErrorDetails, value: str) -> tuple[str, str, str]:
+    """A value outside a fixed set (an enum, or a union's tag)."""
+    refused = REFUSED_CHOICES.get((place.path[0], str(error["input"])))
+    if refused is None and isinstance(error["input"], dict) and place.union is None:
+        refused = REFUSED_CHOICES.get((place.path[0], str(error.get("ctx", {}).get("tag"))))
+    if refused is not None:
+        return refused
+    if error["type"] == "union_tag_invalid":
+        allowed = [t.strip("'") for t in str(error.get("ctx", {})["expected_tags"]).split(", ")]
+        value = shown(error.get("ctx", {}).get("tag"))
+    else:
+        allowed = [
+            t.strip("'") for t in str(error.get("ctx", {}).get("expected", "")).split(" or ")
+        ]
+        allowed = [a for part in allowed for a in part.split(", ")]
+    return (
+        "stack-config",
+        f"must be one of {', '.join(allowed)}, found {value}",
+        f"set it to one of: {', '.join(allowed)}",
+    )
+
+
+def _range(field: FieldInfo | None) -> tuple[Any, Any]:
+    metadata = field.metadata if field is not None else []
+    low = next((m.ge for m in metadata if isinstance(m, Ge)), 0)
+    high = next((m.le for m in metadata if isinstance(m, Le)), None)
+    return low, high
+
+
+def _words(place: _Place, error: ErrorDetails, raw: RawStackConfig) -> tuple[str, str, str]:
+    """The code, message and fix of one validation error."""
+    kind, doc, key = error["type"], _doc(place.field), ".".join(place.path)
+    secret = place.path[0] in SECRET_KEYS or f"{NAMESPACE}:{place.path[0]}" in raw.secret_keys
+    value = "a value (not shown)" if secret else shown(error["input"])
+    context = error.get("ctx", {})
+    if kind == INVALID:
+        return context.get("code", "stack-config"), str(context["message"]), str(context["fix"])
+    if kind == "missing":
+        why = f": {doc.missing}" if doc.missing else ""
+        command = f"pulumi config set --path '{NAMESPACE}:{doc.set_path or key}'"
+        return (
+            "stack-config-missing",
+            f"is required and not set{why}",
+            f"{command} {doc.example or '<value>'} --stack {raw.stack}",
+        )
+    if kind == "extra_forbidden":
+        return _unknown(place)
+    if kind in ("enum", "literal_error", "union_tag_invalid"):
+        return _choice(place, error, value)
+    if kind in _MAPPING_ERRORS:
+        fix = (
+            f"write it as a YAML mapping under '{NAMESPACE}:{key}:' in {raw.source}"
+            if len(place.path) == 1
+            else "write it as a YAML mapping"
+            + (
+                f" with keys: {', '.join(_known(_variants(place.field.annotation).get(None)))}"
+                if place.field and _variants(place.field.annotation).get(None)
+                else ""
+            )
+        )
+        return "stack-config", f"must be a mapping of settings, found {value}", fix
+    if kind in _NUMBER_ERRORS:
+        low, high = _range(place.field)
+        default = place.field.default if place.field is not None else low
+        return (
+            "stack-config",
+            f"must be a whole number from {low} to {high}, found {value}",
+            f"write a number, e.g. {default}",
+        )
+    if kind in ("bool_type", "bool_parsing"):
+        return "stack-config", f"must be true or false, found {value}", "write true or false"
+    fix = (
+        set_secret_command(raw.stack, key)
+        if secret
+        else f"set it to a string like {doc.example or '...'}"
+    )
+    if kind == "string_too_short":
+        return "stack-config", "must be a non-empty string", fix
+    return "stack-config", f"must be a string, found {value}", fix
+
+
+def _error_problem(error: ErrorDetails, raw: RawStackConfig) -> Problem:
+    place = _locate(error["loc"])
+    if error["type"] == "union_tag_invalid" and place.union is None:
+        # The tag itself is wrong: point at the discriminator key (`delivery.mode`).
+        variants = _variants(place.field.annotation) if place.field else {}
+        first = next(iter(variants.values()), None)
+        if first is not None:
+            place = _Place((*place.path, next(iter(first.model_fields))), None, first)
+    code, message, fix = _words(place, error, raw)
+    key = f"{NAMESPACE}:{'.'.join(place.path)}"
+    return problem(code, raw.source, position_of(raw.positions, key), key, message, _fill(fix, raw))
+
+
+def _fill(fix: str, raw: RawStackConfig) -> str:
+    """A declared fix names the stack and its file as {stack} and {source}."""
+    return fix.replace("{stack}", raw.stack).replace("{source}", raw.source)
+
+
+def _note_problem(found: Note, raw: RawStackConfig) -> Problem:
+    key = f"{NAMESPACE}:{found.path}"
+    severity = Severity.WARNING if found.warning else Severity.ERROR
+    return problem(
+        found.code,
+        raw.source,
+        position_of(raw.positions, key),
+        key,
+        found.message,
+        _fill(found.fix, raw),
+        severity,
+    )
+
+
+def _unknown_keys(raw: RawStackConfig) -> list[Problem]:
+    found = []
+    for full_key in raw.values:
+        prefix, _, key = full_key.partition(":")
+        if prefix == NAMESPACE and key not in TOP_LEVEL_KEYS:
+            found.append(
+                problem(
+                    "stack-config",
+                    raw.source,
+                    position_of(raw.positions, full_key),
+                    full_key,
+                    f"unknown configuration key {full_key!r}",
+                    _spelling_fix(key, TOP_LEVEL_KEYS),
+                )
+            )
+    return found
+
+
+def check_settings(raw: RawStackConfig) -> tuple[StackSettings | None, list[Problem]]:
+    """The typed settings and every problem of `raw`'s `qtap:*` keys (None on any error)."""
+    data: dict[str, Any] = {"stack": raw.stack, "source": raw.source}
+    for key in TOP_LEVEL_KEYS:
+        value = raw.values.get(f"{NAMESPACE}:{key}")
+        if value not in (None, ""):
+            data[key] = value
+    context: dict[str, Any] = {
+        "stack": raw.stack,
+        "secret_keys": raw.secret_keys,
+        "region": raw.values.get("aws:region"),
+        "notes": [],
+    }
+    problems = _unknown_keys(raw)
+    settings: StackSettings | None
+    try:
+        settings = StackSettings.model_validate(data, context=context)
+    except ValidationError as error:
+        settings = None
+        problems += [_error_problem(e, raw) for e in error.errors(include_url=False)]
+    problems += [_note_problem(n, raw) for n in context["notes"]]
+    if any(p.is_error for p in problems):
+        return None, problems
+    return settings, problems
+
+
+def parse_settings(raw: RawStackConfig) -> StackSettings:
+    """The typed settings, or a `ContractError` naming every wrong key."""
+    settings, problems = check_settings(raw)
+    raise_if_errors(problems)
+    assert settings is not None
+    return settings
+
+
+def kms_region_problems(
+    settings: StackSettings, snapshot: Any, positions: Mapping[str, tuple[int, int]]
+) -> list[Problem]:
+    """SSE-KMS needs the key in the bucket's region: a key elsewhere makes every upload fail.
+
+    `snapshot` is the checked `Snapshot` (typed loosely to keep settings free of the snapshot
+    package); each AWS-managed bucket this stack creates must share the key's region.
+    """
+    kms = settings.object_store.kms_key_id
+    region = kms_key_region(kms) if kms else None
+    if region is None:
+        return []
+    key = f"{NAMESPACE}:objectStore.kmsKeyId"
+    return [
+        problem(
+            "kms-region",
+            settings.source,
+            position_of(positions, key),
+            key,
+            f"the KMS key is in {region}, but bucket {store.bucket} is in {store.region}; S3 "
+            "can only encrypt with a key of the bucket's own region",
+            f"use a KMS key in {store.region}",
+        )
+        for store in snapshot.aws_stores
+        if store.region != region
+    ]

@@ -1,0 +1,150 @@
+"""The kinds of value a `qtap:*` setting can hold, and how a setting explains itself.
+
+Every value reaches the settings as the engine hands it over: strings as written, objects as
+JSON text, and inside objects whatever YAML made of the value (`protect: "true"` and
+`protect: true` mean the same). The kinds below accept exactly that and refuse the rest with
+the words the user needs: a rule names what is wrong and how to fix it in the error itself
+(`invalid`), so the one adapter in `check.py` turns any error into a `Problem` without knowing
+the setting.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Strict, model_validator
+from pydantic import ValidationInfo as ValidationInfo
+from pydantic.alias_generators import to_camel
+from pydantic_core import PydanticCustomError
+
+INVALID = "invalid"
+"""The error type of a rule: its context carries `message`, `fix` and optionally `code`."""
+
+
+@dataclass(frozen=True)
+class Doc:
+    """How one setting is documented and explained, beside its type, default and description.
+
+    `example` is suggested when the setting is missing or of the wrong type; `default` is the
+    default as documents show it when the code derives it (`qtap-<stack>`); `missing` says why a
+    required setting is needed; `kind` is the README's word for it (string, object, secret, ...).
+    """
+
+    example: str = ""
+    default: str = ""
+    missing: str = ""
+    kind: str = ""
+    set_path: str = ""
+    """The key the fix of a missing setting sets (`chart.version` for a missing `chart`)."""
+
+
+def invalid(message: str, fix: str, code: str = "stack-config") -> PydanticCustomError:
+    """The error of a value that breaks a setting's rule."""
+    return PydanticCustomError(INVALID, "{message}", {"message": message, "fix": fix, "code": code})
+
+
+def shown(value: Any) -> str:
+    """A value as messages show it: short, one line, printable."""
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:56] + "...'"
+
+
+def rule(check: Callable[[str], str | tuple[str, str] | None], fix: str) -> AfterValidator:
+    """A string rule: `check` returns why a value is refused (None when it is fine), or why
+    and a fix of its own."""
+
+    def apply(value: str) -> str:
+        reason = check(value)
+        if reason is not None:
+            why, how = reason if isinstance(reason, tuple) else (reason, fix)
+            raise invalid(why.format(value=shown(value)), how)
+        return value
+
+    return AfterValidator(apply)
+
+
+def matches(pattern: str, message: str, fix: str) -> AfterValidator:
+    """A string that fully matches `pattern`; `message` may name the value as {value}."""
+    compiled = re.compile(pattern, re.ASCII)
+    return rule(lambda v: None if compiled.fullmatch(v) else message, fix)
+
+
+# -- what a note is: a finding about one setting that does not stop the others ---------------
+
+
+@dataclass(frozen=True)
+class Note:
+    """A finding a validator makes beside the value it returns: a warning, or an error about
+    how two settings relate (they cannot be raised, since the value itself is fine)."""
+
+    path: str
+    """Dotted key below `qtap:` (`vault.address`)."""
+    message: str
+    fix: str
+    code: str = "stack-config"
+    warning: bool = False
+
+
+def note(info: ValidationInfo, finding: Note) -> None:
+    """Record `finding` for `check_settings`, which reports it with the errors."""
+    context = info.context
+    if isinstance(context, dict):
+        context.setdefault("notes", []).append(finding)
+
+
+def stack_of(info: ValidationInfo) -> str:
+    context = info.context
+    return str(context.get("stack", "")) if isinstance(context, dict) else ""
+
+
+# -- scalars as YAML and the engine give them ------------------------------------------------
+
+
+def _flag(value: Any) -> Any:
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    return value
+
+
+def _whole(value: Any) -> Any:
+    # Only ASCII digits: int() would also read '²', ' 7' or '1_000'.
+    if isinstance(value, str) and re.fullmatch(r"[0-9]{1,12}", value, re.ASCII):
+        return int(value)
+    return value
+
+
+Flag = Annotated[bool, Strict(), BeforeValidator(_flag)]
+"""true or false (also as the strings "true"/"false"); never yes/no/1/0."""
+Whole = Annotated[int, Strict(), BeforeValidator(_whole)]
+"""A whole number (also as a string of digits); never a bool or a float."""
+
+
+def _empty_is_unset(data: Any) -> Any:
+    """A key set to "" or null means "not set", as the CLI writes an empty default."""
+    if isinstance(data, dict):
+        return {k: v for k, v in data.items() if v is not None and v != ""}
+    return data
+
+
+class Section(BaseModel):
+    """One mapping of settings: camelCase keys, nothing unknown, immutable."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        alias_generator=to_camel,
+        populate_by_name=True,
+        coerce_numbers_to_str=True,
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _unset_empty(cls, data: Any) -> Any:
+        return _empty_is_unset(data)
