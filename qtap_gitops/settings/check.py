@@ -9,19 +9,17 @@ message and a fix derived from the setting's declaration.
 from __future__ import annotations
 
 import difflib
-import types
-import typing
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from annotated_types import Ge, Le
-from pydantic import Tag, ValidationError
+from pydantic import ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_core import ErrorDetails
 
 from ..problems import Problem, Severity, problem, raise_if_errors
-from .fields import INVALID, Doc, Note, Section, shown
+from .fields import INVALID, Doc, Note, Section, sections_in, shown
 from .model import REFUSED_CHOICES
 from .raw import NAMESPACE, RawStackConfig, position_of, set_secret_command
 from .rules import kms_key_region
@@ -64,23 +62,6 @@ class _Place:
     """The innermost union on the way: its path, discriminator, chosen tag and variants."""
 
 
-def _variants(annotation: Any) -> dict[str | None, type[Section]]:
-    """The sections a field holds: {None: model}, or {tag: model} for a tagged union."""
-    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
-        members = typing.get_args(annotation)
-    else:
-        members = (annotation,)
-    found: dict[str | None, type[Section]] = {}
-    for member in members:
-        tag = None
-        if typing.get_origin(member) is typing.Annotated:
-            member, *meta = typing.get_args(member)
-            tag = next((m.tag for m in meta if isinstance(m, Tag)), None)
-        if isinstance(member, type) and issubclass(member, Section):
-            found[tag] = member
-    return found
-
-
 def _by_alias(model: type[Section], key: str) -> tuple[str, FieldInfo] | None:
     """The field a key names (its alias; a validated default is located by its name)."""
     for name, field in model.model_fields.items():
@@ -108,7 +89,7 @@ def _locate(loc: Sequence[int | str]) -> _Place:
             continue
         alias, field = found
         path.append(alias)
-        variants = _variants(field.annotation)
+        variants = sections_in(field.annotation)
         tags = {t: m for t, m in variants.items() if t is not None}
         if tags and i < len(parts) and parts[i] in tags:
             discriminator = next(iter(tags.values())).model_fields
@@ -209,8 +190,8 @@ def _words(place: _Place, error: ErrorDetails, raw: RawStackConfig) -> tuple[str
             if len(place.path) == 1
             else "write it as a YAML mapping"
             + (
-                f" with keys: {', '.join(_known(_variants(place.field.annotation).get(None)))}"
-                if place.field and _variants(place.field.annotation).get(None)
+                f" with keys: {', '.join(_known(sections_in(place.field.annotation).get(None)))}"
+                if place.field and sections_in(place.field.annotation).get(None)
                 else ""
             )
         )
@@ -239,7 +220,7 @@ def _error_problem(error: ErrorDetails, raw: RawStackConfig) -> Problem:
     place = _locate(error["loc"])
     if error["type"] == "union_tag_invalid" and place.union is None:
         # The tag itself is wrong: point at the discriminator key (`delivery.mode`).
-        variants = _variants(place.field.annotation) if place.field else {}
+        variants = sections_in(place.field.annotation) if place.field else {}
         first = next(iter(variants.values()), None)
         if first is not None:
             place = _Place((*place.path, next(iter(first.model_fields))), None, first)

@@ -11,11 +11,21 @@ the setting.
 from __future__ import annotations
 
 import re
+import types
+import typing
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Strict, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Strict,
+    Tag,
+    model_validator,
+)
 from pydantic import ValidationInfo as ValidationInfo
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
@@ -148,3 +158,20 @@ class Section(BaseModel):
     @classmethod
     def _unset_empty(cls, data: Any) -> Any:
         return _empty_is_unset(data)
+
+
+def sections_in(annotation: Any) -> dict[str | None, type[Section]]:
+    """The sections a field holds: {None: model}, or {tag: model} for a tagged union."""
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        members = typing.get_args(annotation)
+    else:
+        members = (annotation,)
+    found: dict[str | None, type[Section]] = {}
+    for member in members:
+        tag = None
+        if typing.get_origin(member) is typing.Annotated:
+            member, *meta = typing.get_args(member)
+            tag = next((m.tag for m in meta if isinstance(m, Tag)), None)
+        if isinstance(member, type) and issubclass(member, Section):
+            found[tag] = member
+    return found

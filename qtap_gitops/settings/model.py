@@ -111,7 +111,7 @@ class ChartSettings(Section):
             "pin an exact version such as 0.0.38",
         ),
         Doc(example="0.0.38"),
-    ] = Field(description="the qpoint/qtap chart version, pinned exactly (required)")
+    ] = Field(description="the qpoint/qtap chart version, pinned exactly")
     repo: Annotated[
         str,
         matches(
@@ -166,8 +166,8 @@ def _secret_path(path: str) -> str:
 
 class VaultSettings(Section):
     address: Annotated[str, Doc(example="https://vault.example.com:8200")] = Field(
-        description="the URL ESO and Pulumi reach Vault at, https://host[:port] (required; "
-        "plain http:// is accepted with a warning)"
+        description="the URL ESO and Pulumi reach Vault at, https://host[:port] (plain "
+        "http:// is accepted with a warning)"
     )
     kv_mount: Annotated[str, rule(vault_path_problem, "e.g. secret")] = Field(
         default="secret", description="the KV v2 mount"
@@ -466,8 +466,8 @@ VAULT_AGENT_REFUSAL = (
 
 class SealedSecretsSettings(Section):
     certificate: ControllerCertificate = Field(
-        description="the controller's public certificate (PEM, kubeseal --fetch-cert): safe to "
-        "commit (required)"
+        description="the controller's public certificate (PEM, kubeseal --fetch-cert), safe "
+        "to commit"
     )
     scope: SealedSecretsScope = Field(
         default=SealedSecretsScope.STRICT, description="the sealing scope"
