@@ -15,7 +15,7 @@ from components import QtapEnvironment, QtapEnvironmentArgs
 from components.providers import build_providers
 from qtap_gitops.deployment import prepare_deployment
 from qtap_gitops.problems import ContractError
-from qtap_gitops.provider_settings import PROVIDER_KEYS
+from qtap_gitops.provider_settings import DISABLE_DEFAULT_PROVIDERS, PROVIDER_KEYS
 from qtap_gitops.settings import NAMESPACE, TOP_LEVEL_KEYS, RawStackConfig, SecretsBackend
 from qtap_gitops.stackfile import find_project, load_stack_config
 
@@ -45,6 +45,8 @@ def read_stack_config(stack: str) -> RawStackConfig:
             values[full_key] = value
     stack_file, _ = load_stack_config(find_project(PROJECT_DIR), stack)
     in_file = stack_file.values if stack_file else {}
+    if DISABLE_DEFAULT_PROVIDERS in in_file:  # the engine's own key; the file is its source
+        values[DISABLE_DEFAULT_PROVIDERS] = in_file[DISABLE_DEFAULT_PROVIDERS]
     secret_in_file = stack_file.secret_keys if stack_file else frozenset()
     secret_keys = frozenset(k for k in values if k not in in_file or k in secret_in_file)
     positions = stack_file.positions if stack_file else {}

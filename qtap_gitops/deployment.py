@@ -21,7 +21,7 @@ from .bindings import (
 from .identity import check_identity
 from .paths import PathRefusal, read_snapshot
 from .problems import ContractError, Problem, Severity
-from .provider_settings import ProviderSettings, check_provider_settings
+from .provider_settings import ProviderSettings, check_provider_settings, check_stack_file
 from .release_values import check_chart_values, check_extra_env_against_bindings
 from .sealing import certificate_problems
 from .settings import (
@@ -107,6 +107,8 @@ def check_deployment(
     report = DeploymentReport(raw.stack)
     settings, setting_problems = check_settings(raw)
     report.problems.extend(setting_problems)
+    # The rest of the stack file is judged with the settings, so one run names every mistake.
+    report.problems.extend(check_stack_file(raw))
     if settings is None:
         return report
     report.problems.extend(

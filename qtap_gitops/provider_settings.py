@@ -9,17 +9,57 @@ a `vault:address` that says otherwise is an error.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from .problems import Problem, Severity
-from .settings import RawStackConfig, StackSettings, position_of
+from .problems import Problem, Severity, problem
+from .settings import NAMESPACE, TOP_LEVEL_KEYS, RawStackConfig, StackSettings, position_of
 
 KUBERNETES_CONTEXT = "kubernetes:context"
 AWS_REGION = "aws:region"
 VAULT_ADDRESS = "vault:address"
 PROVIDER_KEYS = (KUBERNETES_CONTEXT, AWS_REGION, VAULT_ADDRESS)
 DISABLE_DEFAULT_PROVIDERS = "pulumi:disable-default-providers"
+
+# The configuration keys of the providers this program uses, as their schemas declare them
+# (pulumi-aws, pulumi-kubernetes and pulumi-vault `config` in schema.json), and the engine's own
+# `pulumi:` keys. A key outside these is most likely misspelled, and then silently unused.
+KNOWN_KEYS = {
+    "pulumi": ("disable-default-providers", "tags", "template"),
+    "aws": (
+        "accessKey", "allowedAccountIds", "assumeRole", "assumeRoleWithWebIdentity",
+        "customCaBundle", "defaultTags", "ec2MetadataServiceEndpoint",
+        "ec2MetadataServiceEndpointMode", "endpoints", "forbiddenAccountIds", "httpProxy",
+        "httpsProxy", "ignoreTags", "insecure", "maxRetries", "noProxy", "profile", "region",
+        "retryMode", "s3UsePathStyle", "secretKey", "sharedConfigFiles",
+        "sharedCredentialsFiles", "skipCredentialsValidation", "skipMetadataApiCheck",
+        "skipRegionValidation", "skipRequestingAccountId", "stsRegion", "token",
+        "useDualstackEndpoint", "useFipsEndpoint",
+    ),
+    "kubernetes": (
+        "cluster", "clusterIdentifier", "context", "deleteUnreachable",
+        "enableConfigMapMutable", "enableSecretMutable", "enableServerSideApply",
+        "helmReleaseSettings", "kubeClientSettings", "kubeconfig", "namespace",
+        "renderYamlToDirectory", "skipUpdateUnreachable", "suppressDeprecationWarnings",
+        "suppressHelmHookWarnings",
+    ),
+    "vault": (
+        "addAddressToEnv", "address", "authLogin", "caCertDir", "caCertFile",
+        "clientAuth", "headers", "maxLeaseTtlSeconds", "maxRetries", "maxRetriesCcc",
+        "namespace", "setNamespaceFromToken", "skipChildToken", "skipGetVaultVersion",
+        "skipTlsVerify", "tlsServerName", "token", "tokenName", "vaultVersionOverride",
+    ),
+    NAMESPACE: TOP_LEVEL_KEYS,
+}  # fmt: skip
+# Credentials never belong in a repository in plaintext (like qtap:registrationToken).
+CREDENTIAL_KEYS = (
+    "vault:token",
+    "aws:accessKey",
+    "aws:secretKey",
+    "aws:token",
+    "kubernetes:kubeconfig",
+)
 
 
 @dataclass(frozen=True)
@@ -34,17 +74,59 @@ class ProviderSettings:
 def _problem(
     raw: RawStackConfig, key: str, code: str, message: str, fix: str, severity: Severity
 ) -> Problem:
-    line, column = position_of(raw.positions, key)
-    return Problem(
-        severity=severity,
-        code=code,
-        file=raw.source,
-        line=line,
-        column=column,
-        yaml_path=key,
-        message=message,
-        fix=fix,
+    return problem(code, raw.source, position_of(raw.positions, key), key, message, fix, severity)
+
+
+def _unknown_key(raw: RawStackConfig, key: str) -> Problem | None:
+    namespace, _, name = key.partition(":")
+    if name in KNOWN_KEYS.get(namespace, ()) or namespace == NAMESPACE:
+        return None  # an unknown qtap: key is the settings' error
+    known = [f"{ns}:{k}" for ns, keys in KNOWN_KEYS.items() for k in keys]
+    close = difflib.get_close_matches(key, known, n=1, cutoff=0.75)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    what = "key" if namespace in KNOWN_KEYS else f"namespace {namespace!r}"
+    return _problem(
+        raw,
+        key,
+        "config-unknown",
+        f"unknown configuration {what}: nothing in this program or its providers reads {key!r}",
+        f"{hint}correct the spelling, or remove it from {raw.source}",
+        Severity.WARNING,
     )
+
+
+def check_stack_file(raw: RawStackConfig) -> list[Problem]:
+    """What the stack file must hold or must not, whatever its `qtap:*` settings say.
+
+    Only keys the file itself holds are judged (the program's config from elsewhere, an ESC
+    environment or CI, is not in the repository)."""
+    problems = [p for p in map(lambda k: _unknown_key(raw, k), raw.values) if p is not None]
+    for key in CREDENTIAL_KEYS:
+        if raw.values.get(key) and key not in raw.secret_keys:
+            problems.append(
+                _problem(
+                    raw,
+                    key,
+                    "secret-plaintext",
+                    "is stored in plaintext; anyone who can read the repository can read it",
+                    f"store it encrypted: pulumi config set --secret {key} '<value>' --stack "
+                    f"{raw.stack}, or better take it from the environment of the deploy",
+                    Severity.ERROR,
+                )
+            )
+    if DISABLE_DEFAULT_PROVIDERS not in raw.values:
+        problems.append(
+            _problem(
+                raw,
+                DISABLE_DEFAULT_PROVIDERS,
+                "provider-config-missing",
+                "is not set: a resource that forgot its explicit provider would deploy through "
+                "a default provider, to whatever cluster, account or Vault the machine points at",
+                f'add `{DISABLE_DEFAULT_PROVIDERS}: ["*"]` under config: in {raw.source}',
+                Severity.ERROR,
+            )
+        )
+    return problems
 
 
 def check_provider_settings(
