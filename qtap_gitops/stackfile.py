@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .problems import Problem, Severity, cap_problems
-from .settings import RawStackConfig
+from .settings import CONFIG_BLOCK, RawStackConfig
 from .yamlsource import View, parse_yaml
 
 SECRET_PLACEHOLDER = "[secret]"
@@ -217,6 +217,9 @@ def load_stack_config(project: Project, stack: str) -> tuple[RawStackConfig | No
     secret_keys: set[str] = set()
     positions: dict[str, tuple[int, int]] = {}
     if config is not None:
+        if config.line is not None and config.column is not None:
+            # Where a missing key belongs: problems about it point at the `config:` block.
+            positions[CONFIG_BLOCK] = (config.line, config.column)
         for key, child in root.child("config").items():
             plain, secret = _plain(child.plain_value())
             values[key] = _engine_string(plain)

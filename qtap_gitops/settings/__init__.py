@@ -39,11 +39,12 @@ from .model import (
     default_snapshot_path,
     default_vault_path,
 )
-from .raw import NAMESPACE, RawStackConfig, position_of, set_secret_command
+from .raw import CONFIG_BLOCK, NAMESPACE, RawStackConfig, position_of, set_secret_command
 from .rules import kms_key_region
 from .stack import TOP_LEVEL_KEYS, StackSettings
 
 __all__ = [
+    "CONFIG_BLOCK",
     "DEFAULT_ARGOCD_DESTINATION",
     "DEFAULT_CHART_REPO",
     "DEFAULT_NAMESPACE",

@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 NAMESPACE = "qtap"
+CONFIG_BLOCK = "config"
+"""The key of `positions` that holds the stack file's `config:` block (config keys have a ':')."""
 
 
 @dataclass(frozen=True)
@@ -27,7 +29,8 @@ class RawStackConfig:
 def position_of(
     positions: Mapping[str, tuple[int, int]], key: str
 ) -> tuple[int | None, int | None]:
-    """Where `key` (`qtap:chart.values.logLevel`) is in the stack file, or its nearest parent."""
+    """Where `key` (`qtap:chart.values.logLevel`) is in the stack file, or its nearest parent;
+    a key the file lacks is placed at its `config:` block, where it belongs."""
     key = key.split("[", 1)[0]
     while key:
         if key in positions:
@@ -35,7 +38,7 @@ def position_of(
         if "." not in key:
             break
         key = key.rsplit(".", 1)[0]
-    return None, None
+    return positions.get(CONFIG_BLOCK, (None, None))
 
 
 def set_secret_command(stack: str, key: str, placeholder: str = "<value>") -> str:
