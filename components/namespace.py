@@ -15,11 +15,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from .secret_sync import MANAGED_BY
-
-# Qtap is a privileged, hostPID/hostNetwork eBPF DaemonSet; Pod Security Admission's baseline
-# or restricted level would reject its pods.
-PRIVILEGED = {"pod-security.kubernetes.io/enforce": "privileged"}
+from .secret_sync import MANAGED_BY, PRIVILEGED
 
 
 @dataclass(frozen=True)

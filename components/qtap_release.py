@@ -9,10 +9,9 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
+from qtap_gitops.delivery import CHART_NAME, RELEASE_NAME
 from qtap_gitops.settings import ChartSettings
 
-RELEASE_NAME = "qtap"
-CHART_NAME = "qtap"
 MAX_HISTORY = 10  # enough revisions to roll back, without an unbounded pile of release Secrets
 TIMEOUT_SECONDS = 600
 

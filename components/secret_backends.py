@@ -19,6 +19,7 @@ from typing import Any
 import pulumi
 
 from qtap_gitops.bindings import EnvBinding
+from qtap_gitops.delivery import RELEASE_NAME
 from qtap_gitops.deployment import Deployment
 from qtap_gitops.settings import SealedSecretsBackendSettings, SecretsBackend
 
@@ -28,8 +29,9 @@ from .secret_sync import SERVICE_ACCOUNT_NAME
 from .vault_secrets import VaultSecrets, VaultSecretsArgs
 from .vault_secrets_operator import VaultSecretsOperator, VaultSecretsOperatorArgs
 
-# The agent's DaemonSet gets a fixed name (the chart's fullnameOverride) so VSO can restart it.
-DEFAULT_FULLNAME = "qtap"
+# The agent's DaemonSet gets a fixed name (the chart's fullnameOverride) so VSO can restart it:
+# the name the chart gives it anyway for the release "qtap" (qpoint.fullname in _helpers.tpl).
+DEFAULT_FULLNAME = RELEASE_NAME
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,9 @@ REFRESH_INTERVAL = "1h"
 # pulumi-kubernetes waits for this condition before dependents proceed (PR #3134).
 WAIT_FOR_READY = {"pulumi.com/waitFor": "condition=Ready"}
 MANAGED_BY = {"app.kubernetes.io/managed-by": "pulumi", "app.kubernetes.io/part-of": "qtap"}
+# Qtap is a privileged, hostPID/hostNetwork eBPF DaemonSet; Pod Security Admission's baseline
+# or restricted level would reject its pods.
+PRIVILEGED = {"pod-security.kubernetes.io/enforce": "privileged"}
 
 
 @dataclass(frozen=True)
@@ -54,12 +57,7 @@ class SecretSync(pulumi.ComponentResource):
             f"{name}-namespace",
             metadata={
                 "name": args.namespace,
-                "labels": {
-                    **MANAGED_BY,
-                    # Qtap is a privileged, hostPID/hostNetwork eBPF DaemonSet; Pod Security
-                    # Admission's baseline or restricted level would reject its pods.
-                    "pod-security.kubernetes.io/enforce": "privileged",
-                },
+                "labels": {**MANAGED_BY, **PRIVILEGED},
             },
             opts=child,
         )

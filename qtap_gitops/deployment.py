@@ -20,16 +20,18 @@ from .bindings import (
 )
 from .identity import check_identity
 from .paths import PathRefusal, read_snapshot
-from .problems import ContractError, Problem, Severity
+from .problems import ContractError, Problem, problem
 from .provider_settings import ProviderSettings, check_provider_settings, check_stack_file
 from .release_values import check_chart_values, check_extra_env_against_bindings
 from .sealing import certificate_problems
 from .settings import (
+    NAMESPACE,
     RawStackConfig,
     SealedSecretsBackendSettings,
     StackSettings,
     check_settings,
     kms_region_problems,
+    position_of,
 )
 from .snapshot import (
     MAX_SNAPSHOT_BYTES,
@@ -78,17 +80,9 @@ def _snapshot_report(
     relative = settings.snapshot_path
     data = read_snapshot(project_dir, relative, MAX_SNAPSHOT_BYTES)
     if isinstance(data, PathRefusal):
-        line, column = raw.positions.get("qtap:snapshot", (None, None))
-        return Problem(
-            severity=Severity.ERROR,
-            code="snapshot-path",
-            file=settings.source,
-            line=line,
-            column=column,
-            yaml_path="qtap:snapshot",
-            message=data.message,
-            fix=data.fix,
-        )
+        key = f"{NAMESPACE}:snapshot"
+        where = position_of(raw.positions, key)
+        return problem("snapshot-path", settings.source, where, key, data.message, data.fix)
     if data is None:  # missing: the snapshot check says so in its own words
         return check_snapshot(project_dir / relative, relative, strict=settings.strict_snapshot)
     return check_snapshot_bytes(data, relative, strict=settings.strict_snapshot)

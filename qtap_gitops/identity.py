@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 
-from .problems import Problem, Severity
+from .problems import Problem, problem
 from .settings import NAMESPACE, IdentityMode, StackSettings, position_of
 from .snapshot import EnvReference, ReferenceRole, S3Store, Snapshot
 
@@ -70,17 +70,15 @@ def check_identity(
     if identity is None:
         for store in keyless_stores(snapshot):
             problems.append(
-                Problem(
-                    severity=Severity.ERROR,
-                    code="s3-aws-keys",
-                    file=snapshot.file,
-                    line=store.line,
-                    column=None,
-                    yaml_path=store.yaml_path,
-                    message=f"this AWS s3 store (bucket {store.bucket}) references no access_key/"
+                problem(
+                    "s3-aws-keys",
+                    snapshot.file,
+                    (store.line, None),
+                    store.yaml_path,
+                    f"this AWS s3 store (bucket {store.bucket}) references no access_key/"
                     "secret_key, so Qtap takes its credentials from a workload identity, and "
                     f"stack {settings.stack} sets no {NAMESPACE}:objectStore.identity",
-                    fix=_identity_fix(settings.stack),
+                    _identity_fix(settings.stack),
                 )
             )
         return problems
@@ -94,34 +92,29 @@ def check_identity(
             continue
         key_ref = keyed_refs.get(store.label)
         problems.append(
-            Problem(
-                severity=Severity.ERROR,
-                code="s3-identity-keys",
-                file=snapshot.file,
-                line=key_ref.line if key_ref else store.line,
-                column=key_ref.column if key_ref else None,
-                yaml_path=key_ref.yaml_path if key_ref else store.yaml_path,
-                message=f"{NAMESPACE}:objectStore.identity is {identity.value}, and this AWS s3 store "
+            problem(
+                "s3-identity-keys",
+                snapshot.file,
+                (key_ref.line, key_ref.column) if key_ref else (store.line, None),
+                key_ref.yaml_path if key_ref else store.yaml_path,
+                f"{NAMESPACE}:objectStore.identity is {identity.value}, and this AWS s3 store "
                 f"(bucket {store.bucket}) references a static key; with an identity every AWS "
                 "store is served by the agent's role and no IAM key is created",
-                fix="remove access_key and secret_key from this store in Qplane, or remove "
+                "remove access_key and secret_key from this store in Qplane, or remove "
                 f"{NAMESPACE}:objectStore.identity from {settings.source} to keep static keys",
             )
         )
     if not snapshot.aws_stores:
         key = f"{NAMESPACE}:objectStore.identity"
-        line, column = position_of(positions, key)
         problems.append(
-            Problem(
-                severity=Severity.ERROR,
-                code="setting-not-applicable",
-                file=settings.source,
-                line=line,
-                column=column,
-                yaml_path=key,
-                message=f"does not apply: the snapshot {snapshot.file} has no AWS s3 store for the "
+            problem(
+                "setting-not-applicable",
+                settings.source,
+                position_of(positions, key),
+                key,
+                f"does not apply: the snapshot {snapshot.file} has no AWS s3 store for the "
                 f"{identity.value} role to write into",
-                fix=f"remove {key}",
+                f"remove {key}",
             )
         )
     return problems

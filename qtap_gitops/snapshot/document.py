@@ -16,7 +16,7 @@ from pathlib import Path
 
 from .. import qtap_conformance as qc
 from .. import qtap_schema as qs
-from ..problems import ContractError, Problem, Severity, cap_problems
+from ..problems import ContractError, Problem, cap_problems, problem
 from ..yamlsource import View, parse_yaml
 from .model import MAX_SNAPSHOT_BYTES, Context, Snapshot, SnapshotReport, unknown_keys
 from .rules import check_control, check_rulekit, check_tags
@@ -80,11 +80,11 @@ def check_snapshot_bytes(raw: bytes, file: str, *, strict: bool = False) -> Snap
         return SnapshotReport(
             file,
             [
-                _problem(
-                    file,
+                problem(
                     "snapshot-not-utf8",
-                    line,
-                    column,
+                    file,
+                    (line, column),
+                    "",
                     f"byte 0x{raw[exc.start]:02x} at line {line}, column {column} is not UTF-8",
                     "save the file as UTF-8 (a Qplane export always is)",
                 )
@@ -131,11 +131,11 @@ def embedding_problems(text: str, file: str) -> list[Problem]:
     fix = f"{_EXPORT_AGAIN}, or remove what comes before its first line 'version: 2'"
     if text.startswith("\ufeff"):
         problems.append(
-            _problem(
-                file,
+            problem(
                 "chart-embedding",
-                1,
-                1,
+                file,
+                (1, 1),
+                "",
                 "the snapshot starts with a byte order mark; the chart would copy it into the "
                 "middle of its ConfigMap, where YAML does not allow one",
                 "save the file as UTF-8 without a byte order mark",
@@ -146,11 +146,11 @@ def embedding_problems(text: str, file: str) -> list[Problem]:
     first = lines[0].rstrip("\r")
     if first.strip() == "":
         problems.append(
-            _problem(
-                file,
+            problem(
                 "chart-embedding",
-                1,
-                1,
+                file,
+                (1, 1),
+                "",
                 "the snapshot's first line is "
                 + ("empty" if first == "" else "whitespace only")
                 + "; the chart embeds the file as a YAML block ('|'), which takes its "
@@ -165,11 +165,11 @@ def embedding_problems(text: str, file: str) -> list[Problem]:
                 continue
             if content[0] in " \t":
                 problems.append(
-                    _problem(
-                        file,
+                    problem(
                         "chart-embedding",
-                        number,
-                        1,
+                        file,
+                        (number, 1),
+                        "",
                         "the snapshot's first non-empty line is indented; the chart embeds the "
                         "file as a YAML block ('|') whose indentation this line would set, so "
                         "the lines after it would fall outside the block",
@@ -178,11 +178,11 @@ def embedding_problems(text: str, file: str) -> list[Problem]:
                 )
             elif content.startswith("%"):
                 problems.append(
-                    _problem(
-                        file,
+                    problem(
                         "yaml-directive",
-                        number,
-                        1,
+                        file,
+                        (number, 1),
+                        "",
                         "the snapshot starts with a YAML directive; Qplane never writes one, and "
                         "Qtap's yaml.v3 refuses any but %YAML 1.1",
                         "remove the directive line",
@@ -193,11 +193,11 @@ def embedding_problems(text: str, file: str) -> list[Problem]:
     if match is not None:
         offset = match.start()
         problems.append(
-            _problem(
-                file,
+            problem(
                 "chart-embedding",
-                text.count("\n", 0, offset) + 1,
-                offset - (text.rfind("\n", 0, offset) + 1) + 1,
+                file,
+                (text.count("\n", 0, offset) + 1, offset - (text.rfind("\n", 0, offset) + 1) + 1),
+                "",
                 f"the snapshot holds the line break U+{ord(match.group()):04X}; YAML reads it as "
                 "a new line but the chart's nindent does not indent after it, so the release "
                 "would render invalid YAML",
@@ -276,20 +276,5 @@ def _unique(problems: list[Problem]) -> list[Problem]:
     return out
 
 
-def _problem(
-    file: str, code: str, line: int | None, column: int | None, message: str, fix: str
-) -> Problem:
-    return Problem(
-        severity=Severity.ERROR,
-        code=code,
-        file=file,
-        line=line,
-        column=column,
-        yaml_path="",
-        message=message,
-        fix=fix,
-    )
-
-
 def _file_error(file: str, code: str, message: str, fix: str) -> SnapshotReport:
-    return SnapshotReport(file, [_problem(file, code, None, None, message, fix)], None)
+    return SnapshotReport(file, [problem(code, file, (None, None), "", message, fix)], None)

@@ -14,6 +14,7 @@ def deployment(stack: str = "dev", **values: str) -> Deployment:
         "qtap:vault": '{"address": "https://vault.example.com:8200"}',
         "qtap:snapshot": f"snapshots/{stack}/qtap-config.yaml",
         "qtap:registrationToken": "[set]",
+        "pulumi:disable-default-providers": '["*"]',
         "kubernetes:context": "test-cluster",
         "aws:region": "us-east-1",
         **{f"qtap:{k}": v for k, v in values.items()},
