@@ -135,21 +135,64 @@ def _unknown(place: _Place) -> tuple[str, str, str]:
     return "stack-config", f"unknown setting {key!r}", _spelling_fix(key, _known(place.model))
 
 
-def _choice(place: _Place, error: ErrorDetails, value: str) -> tuple[str, str, str]:
+@dataclass(frozen=True)
+class _Error:
+    """One validation error, placed in the model."""
+
+    place: _Place
+    details: ErrorDetails
+    raw: RawStackConfig
+
+    @property
+    def key(self) -> str:
+        return ".".join(self.place.path)
+
+    @property
+    def doc(self) -> Doc:
+        return _doc(self.place.field)
+
+    @property
+    def secret(self) -> bool:
+        top = self.place.path[0]
+        return top in SECRET_KEYS or f"{NAMESPACE}:{top}" in self.raw.secret_keys
+
+    @property
+    def value(self) -> str:
+        """The offending value as messages show it; a secret's never."""
+        return "a value (not shown)" if self.secret else shown(self.details["input"])
+
+    @property
+    def context(self) -> dict[str, Any]:
+        return dict(self.details.get("ctx", {}))
+
+
+_Words = tuple[str, str, str]
+"""The code, message and fix of a problem."""
+
+
+def _rule(e: _Error) -> _Words:
+    return e.context.get("code", "stack-config"), str(e.context["message"]), str(e.context["fix"])
+
+
+def _missing(e: _Error) -> _Words:
+    why = f": {e.doc.missing}" if e.doc.missing else ""
+    command = f"pulumi config set --path '{NAMESPACE}:{e.doc.set_path or e.key}'"
+    return (
+        "stack-config-missing",
+        f"is required and not set{why}",
+        f"{command} {e.doc.example or '<value>'} --stack {e.raw.stack}",
+    )
+
+
+def _choice(e: _Error) -> _Words:
     """A value outside a fixed set (an enum, or a union's tag)."""
-    refused = REFUSED_CHOICES.get((place.path[0], str(error["input"])))
-    if refused is None and isinstance(error["input"], dict) and place.union is None:
-        refused = REFUSED_CHOICES.get((place.path[0], str(error.get("ctx", {}).get("tag"))))
+    tag = e.context.get("tag", e.details["input"])
+    refused = REFUSED_CHOICES.get((e.place.path[0], str(tag)))
     if refused is not None:
         return refused
-    if error["type"] == "union_tag_invalid":
-        allowed = [t.strip("'") for t in str(error.get("ctx", {})["expected_tags"]).split(", ")]
-        value = shown(error.get("ctx", {}).get("tag"))
-    else:
-        allowed = [
-            t.strip("'") for t in str(error.get("ctx", {}).get("expected", "")).split(" or ")
-        ]
-        allowed = [a for part in allowed for a in part.split(", ")]
+    listed = str(e.context.get("expected_tags", e.context.get("expected", "")))
+    allowed = [a.strip("'") for part in listed.split(" or ") for a in part.split(", ")]
+    value = shown(tag) if "tag" in e.context else e.value
     return (
         "stack-config",
         f"must be one of {', '.join(allowed)}, found {value}",
@@ -157,63 +200,55 @@ def _choice(place: _Place, error: ErrorDetails, value: str) -> tuple[str, str, s
     )
 
 
-def _range(field: FieldInfo | None) -> tuple[Any, Any]:
-    metadata = field.metadata if field is not None else []
+def _mapping(e: _Error) -> _Words:
+    section = sections_in(e.place.field.annotation).get(None) if e.place.field else None
+    if len(e.place.path) == 1:
+        fix = f"write it as a YAML mapping under '{NAMESPACE}:{e.key}:' in {e.raw.source}"
+    elif section is not None:
+        fix = f"write it as a YAML mapping with keys: {', '.join(_known(section))}"
+    else:
+        fix = "write it as a YAML mapping"
+    return "stack-config", f"must be a mapping of settings, found {e.value}", fix
+
+
+def _number(e: _Error) -> _Words:
+    metadata = e.place.field.metadata if e.place.field is not None else []
     low = next((m.ge for m in metadata if isinstance(m, Ge)), 0)
     high = next((m.le for m in metadata if isinstance(m, Le)), None)
-    return low, high
-
-
-def _words(place: _Place, error: ErrorDetails, raw: RawStackConfig) -> tuple[str, str, str]:
-    """The code, message and fix of one validation error."""
-    kind, doc, key = error["type"], _doc(place.field), ".".join(place.path)
-    secret = place.path[0] in SECRET_KEYS or f"{NAMESPACE}:{place.path[0]}" in raw.secret_keys
-    value = "a value (not shown)" if secret else shown(error["input"])
-    context = error.get("ctx", {})
-    if kind == INVALID:
-        return context.get("code", "stack-config"), str(context["message"]), str(context["fix"])
-    if kind == "missing":
-        why = f": {doc.missing}" if doc.missing else ""
-        command = f"pulumi config set --path '{NAMESPACE}:{doc.set_path or key}'"
-        return (
-            "stack-config-missing",
-            f"is required and not set{why}",
-            f"{command} {doc.example or '<value>'} --stack {raw.stack}",
-        )
-    if kind == "extra_forbidden":
-        return _unknown(place)
-    if kind in ("enum", "literal_error", "union_tag_invalid"):
-        return _choice(place, error, value)
-    if kind in _MAPPING_ERRORS:
-        fix = (
-            f"write it as a YAML mapping under '{NAMESPACE}:{key}:' in {raw.source}"
-            if len(place.path) == 1
-            else "write it as a YAML mapping"
-            + (
-                f" with keys: {', '.join(_known(sections_in(place.field.annotation).get(None)))}"
-                if place.field and sections_in(place.field.annotation).get(None)
-                else ""
-            )
-        )
-        return "stack-config", f"must be a mapping of settings, found {value}", fix
-    if kind in _NUMBER_ERRORS:
-        low, high = _range(place.field)
-        default = place.field.default if place.field is not None else low
-        return (
-            "stack-config",
-            f"must be a whole number from {low} to {high}, found {value}",
-            f"write a number, e.g. {default}",
-        )
-    if kind in ("bool_type", "bool_parsing"):
-        return "stack-config", f"must be true or false, found {value}", "write true or false"
-    fix = (
-        set_secret_command(raw.stack, key)
-        if secret
-        else f"set it to a string like {doc.example or '...'}"
+    default = e.place.field.default if e.place.field is not None else low
+    return (
+        "stack-config",
+        f"must be a whole number from {low} to {high}, found {e.value}",
+        f"write a number, e.g. {default}",
     )
-    if kind == "string_too_short":
+
+
+def _flag(e: _Error) -> _Words:
+    return "stack-config", f"must be true or false, found {e.value}", "write true or false"
+
+
+def _string(e: _Error) -> _Words:
+    if e.secret:
+        fix = set_secret_command(e.raw.stack, e.key)
+    else:
+        fix = f"set it to a string like {e.doc.example or '...'}"
+    if e.details["type"] == "string_too_short":
         return "stack-config", "must be a non-empty string", fix
-    return "stack-config", f"must be a string, found {value}", fix
+    return "stack-config", f"must be a string, found {e.value}", fix
+
+
+_WORDS = {
+    INVALID: _rule,
+    "missing": _missing,
+    "extra_forbidden": lambda e: _unknown(e.place),
+    "enum": _choice,
+    "literal_error": _choice,
+    "union_tag_invalid": _choice,
+    **dict.fromkeys(_MAPPING_ERRORS, _mapping),
+    **dict.fromkeys(_NUMBER_ERRORS, _number),
+    "bool_type": _flag,
+    "bool_parsing": _flag,
+}
 
 
 def _error_problem(error: ErrorDetails, raw: RawStackConfig) -> Problem:
@@ -224,7 +259,7 @@ def _error_problem(error: ErrorDetails, raw: RawStackConfig) -> Problem:
         first = next(iter(variants.values()), None)
         if first is not None:
             place = _Place((*place.path, next(iter(first.model_fields))), None, first)
-    code, message, fix = _words(place, error, raw)
+    code, message, fix = _WORDS.get(error["type"], _string)(_Error(place, error, raw))
     key = f"{NAMESPACE}:{'.'.join(place.path)}"
     return problem(code, raw.source, position_of(raw.positions, key), key, message, _fill(fix, raw))
 

@@ -55,8 +55,8 @@ def _member_note(info: ValidationInfo, path: str, fleet: FleetSettings) -> None:
         info,
         Note(
             path,
-            f"only the owner stack may set it: this stack is a member of {fleet.owner}'s "
-            f"environment {fleet.environment} and uses {fleet.owner}'s setting",
+            f"only the owner stack may set it: this stack is a member of {fleet.owner} "
+            f"(qtap:fleet.owner) and shares {fleet.owner}'s bucket and Vault secret",
             f"remove qtap:{path} here; set it in Pulumi.{fleet.owner}.yaml",
         ),
     )
