@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from qtap_gitops.problems import Problem
 from qtap_gitops.release_values import check_chart_values
+from qtap_gitops.provider_settings import check_stack_file
 from qtap_gitops.settings import check_settings
 from qtap_gitops.snapshot import SnapshotReport, check_snapshot_bytes
 from qtap_gitops.stackfile import find_project, load_stack_config
@@ -279,6 +280,7 @@ SETTING_KEYS = [
     "eks",
     "delivery",
     "secrets",
+    "fleet",
     "unknown",
 ]
 
@@ -301,6 +303,9 @@ def test_random_stack_files_never_raise_and_never_show_a_secret(values, secret, 
         raw, problems = load_stack_config(find_project(project), "dev")
         if raw is not None:
             _, problems = check_settings(raw)
+            problems += check_stack_file(raw)
+            # Every settings problem says where and how to fix it.
+            assert all(p.fix and p.line is not None for p in problems), shown(problems)
             chart = values.get("chart")
             if isinstance(chart, dict) and isinstance(chart.get("values"), dict):
                 problems += check_chart_values(chart["values"], raw.source, raw.positions)
