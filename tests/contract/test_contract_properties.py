@@ -18,8 +18,8 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from qtap_gitops.problems import Problem
-from qtap_gitops.release_values import check_chart_values
 from qtap_gitops.provider_settings import check_stack_file
+from qtap_gitops.release_values import check_chart_values
 from qtap_gitops.settings import check_settings
 from qtap_gitops.snapshot import SnapshotReport, check_snapshot_bytes
 from qtap_gitops.stackfile import find_project, load_stack_config
