@@ -88,6 +88,23 @@ def _snapshot_report(
     return check_snapshot_bytes(data, relative, strict=settings.strict_snapshot)
 
 
+def _value_problems(raw: RawStackConfig, settings: StackSettings) -> list[Problem]:
+    """The settings' values judged by what consumes them: the chart, and kubeseal."""
+    problems = check_chart_values(
+        settings.chart.values,
+        settings.source,
+        raw.positions,
+        identity=settings.object_store.identity,
+    )
+    if isinstance(settings.secrets, SealedSecretsBackendSettings):
+        # The controller's certificate must be able to seal (kubeseal's checks).
+        certificate = settings.secrets.sealed_secrets.certificate
+        problems += certificate_problems(
+            certificate, source=settings.source, positions=raw.positions
+        )
+    return problems
+
+
 def check_deployment(
     raw: RawStackConfig,
     project_dir: Path,
@@ -105,21 +122,7 @@ def check_deployment(
     report.problems.extend(check_stack_file(raw))
     if settings is None:
         return report
-    report.problems.extend(
-        check_chart_values(
-            settings.chart.values,
-            settings.source,
-            raw.positions,
-            identity=settings.object_store.identity,
-        )
-    )
-    # -- sealed-secrets: the controller's certificate must be able to seal (kubeseal's checks)
-    if isinstance(settings.secrets, SealedSecretsBackendSettings):
-        certificate = settings.secrets.sealed_secrets.certificate
-        report.problems.extend(
-            certificate_problems(certificate, source=settings.source, positions=raw.positions)
-        )
-    # -- end sealed-secrets
+    report.problems.extend(_value_problems(raw, settings))
 
     if snapshot_bytes is not None:
         read: SnapshotReport | Problem = check_snapshot_bytes(
