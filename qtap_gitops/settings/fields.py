@@ -152,6 +152,8 @@ class Section(BaseModel):
         alias_generator=to_camel,
         populate_by_name=True,
         coerce_numbers_to_str=True,
+        # A ValidationError printed anywhere must not show a value: it may be a secret.
+        hide_input_in_errors=True,
     )
 
     @model_validator(mode="before")
