@@ -27,10 +27,17 @@ from .stack import SECRET_KEYS, TOP_LEVEL_KEYS, StackSettings
 
 # pydantic's error types (pydantic_core ErrorType) by the words a user needs for them.
 _MAPPING_ERRORS = frozenset(
-    "dict_type model_type model_attributes_type json_invalid json_type union_tag_not_found".split()
+    [
+        "dict_type",
+        "model_type",
+        "model_attributes_type",
+        "json_invalid",
+        "json_type",
+        "union_tag_not_found",
+    ]
 )
 _NUMBER_ERRORS = frozenset(
-    "int_type int_parsing int_from_float greater_than_equal less_than_equal".split()
+    ["int_type", "int_parsing", "int_from_float", "greater_than_equal", "less_than_equal"]
 )
 
 
