@@ -185,7 +185,10 @@ def _choice(e: _Error) -> _Words:
         return refused
     listed = str(e.context.get("expected_tags", e.context.get("expected", "")))
     allowed = [a.strip("'") for part in listed.split(" or ") for a in part.split(", ")]
-    value = shown(tag) if "tag" in e.context else e.value
+    given = e.details["input"]
+    if "tag" in e.context and isinstance(given, dict):  # the union's tag: show it as written
+        given = given.get(e.place.path[-1], tag)
+    value = "a value (not shown)" if e.secret else shown(given)
     return (
         "stack-config",
         f"must be one of {', '.join(allowed)}, found {value}",
