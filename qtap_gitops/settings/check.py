@@ -317,7 +317,8 @@ def check_settings(raw: RawStackConfig) -> tuple[StackSettings | None, list[Prob
     except ValidationError as error:
         settings = None
         problems += [_error_problem(e, raw) for e in error.errors(include_url=False)]
-    problems += [_note_problem(n, raw) for n in context["notes"]]
+    # A validator may run more than once (a union tries its members): each note counts once.
+    problems += [_note_problem(n, raw) for n in dict.fromkeys(context["notes"])]
     if any(p.is_error for p in problems):
         return None, problems
     return settings, problems
