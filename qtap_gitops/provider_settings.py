@@ -22,33 +22,37 @@ VAULT_ADDRESS = "vault:address"
 PROVIDER_KEYS = (KUBERNETES_CONTEXT, AWS_REGION, VAULT_ADDRESS)
 DISABLE_DEFAULT_PROVIDERS = "pulumi:disable-default-providers"
 
-# The configuration keys of the providers this program uses, as their schemas declare them
-# (pulumi-aws, pulumi-kubernetes and pulumi-vault `config` in schema.json), and the engine's own
-# `pulumi:` keys. A key outside these is most likely misspelled, and then silently unused.
+# The configuration keys of the providers this program uses, as the installed SDKs read them
+# (pulumi_aws and pulumi_vault `config/vars.py`; pulumi_kubernetes `Provider` arguments), and
+# the engine's own `pulumi:` keys. A key outside these is most likely misspelled, and unused.
 KNOWN_KEYS = {
     "pulumi": ("disable-default-providers", "tags", "template"),
     "aws": (
-        "accessKey", "allowedAccountIds", "assumeRole", "assumeRoleWithWebIdentity",
+        "accessKey", "allowedAccountIds", "assumeRoleWithWebIdentity", "assumeRoles",
         "customCaBundle", "defaultTags", "ec2MetadataServiceEndpoint",
         "ec2MetadataServiceEndpointMode", "endpoints", "forbiddenAccountIds", "httpProxy",
         "httpsProxy", "ignoreTags", "insecure", "maxRetries", "noProxy", "profile", "region",
-        "retryMode", "s3UsePathStyle", "secretKey", "sharedConfigFiles",
-        "sharedCredentialsFiles", "skipCredentialsValidation", "skipMetadataApiCheck",
-        "skipRegionValidation", "skipRequestingAccountId", "stsRegion", "token",
-        "useDualstackEndpoint", "useFipsEndpoint",
+        "retryMode", "s3UsEast1RegionalEndpoint", "s3UsePathStyle", "secretKey",
+        "sharedConfigFiles", "sharedCredentialsFiles", "skipCredentialsValidation",
+        "skipMetadataApiCheck", "skipRegionValidation", "skipRequestingAccountId", "stsRegion",
+        "tagPolicyCompliance", "token", "tokenBucketRateLimiterCapacity", "useDualstackEndpoint",
+        "useFipsEndpoint", "userAgents",
     ),
     "kubernetes": (
-        "cluster", "clusterIdentifier", "context", "deleteUnreachable",
-        "enableConfigMapMutable", "enableSecretMutable", "enableServerSideApply",
-        "helmReleaseSettings", "kubeClientSettings", "kubeconfig", "namespace",
-        "renderYamlToDirectory", "skipUpdateUnreachable", "suppressDeprecationWarnings",
-        "suppressHelmHookWarnings",
+        "alwaysRender", "cluster", "clusterIdentifier", "context", "deleteUnreachable",
+        "enableConfigMapMutable", "enablePatchForce", "enableSecretMutable",
+        "enableServerSideApply", "helmReleaseSettings", "kubeClientSettings", "kubeconfig",
+        "namespace", "renderYamlToDirectory", "skipUpdateUnreachable",
+        "suppressDeprecationWarnings", "suppressHelmHookWarnings", "upsertExistingObjects",
     ),
     "vault": (
-        "addAddressToEnv", "address", "authLogin", "caCertDir", "caCertFile",
-        "clientAuth", "headers", "maxLeaseTtlSeconds", "maxRetries", "maxRetriesCcc",
-        "namespace", "setNamespaceFromToken", "skipChildToken", "skipGetVaultVersion",
-        "skipTlsVerify", "tlsServerName", "token", "tokenName", "vaultVersionOverride",
+        "addAddressToEnv", "address", "authLogin", "authLoginAws", "authLoginAzure",
+        "authLoginCert", "authLoginGcp", "authLoginJwt", "authLoginKerberos", "authLoginOci",
+        "authLoginOidc", "authLoginRadius", "authLoginTokenFile", "authLoginUserpass",
+        "caCertDir", "caCertFile", "clientAuth", "headers", "maxLeaseTtlSeconds", "maxRetries",
+        "maxRetriesCcc", "namespace", "setNamespaceFromToken", "skipChildToken",
+        "skipGetVaultVersion", "skipTlsVerify", "tlsServerName", "token", "tokenName",
+        "vaultVersionOverride",
     ),
     NAMESPACE: TOP_LEVEL_KEYS,
 }  # fmt: skip

@@ -441,3 +441,30 @@ def test_any_generated_qtap_config_gives_problems_never_an_exception(paths, stac
         assert isinstance(found, Problem)
         assert found.fix, found.format()
         assert found.yaml_path.startswith("qtap:"), found.format()
+
+
+def test_the_known_provider_keys_are_the_installed_sdks_config_keys():
+    # Read from the SDKs' sources (importing pulumi_aws takes seconds).
+    import ast
+    import importlib.util
+    import re
+
+    from qtap_gitops.provider_settings import KNOWN_KEYS
+
+    def source(package: str, module: str) -> str:
+        spec = importlib.util.find_spec(package)
+        assert spec is not None
+        assert spec.submodule_search_locations
+        return (Path(spec.submodule_search_locations[0]) / module).read_text()
+
+    def read(package: str) -> set[str]:
+        return set(re.findall(r"__config__\.get\w*\('(\w+)'\)", source(package, "config/vars.py")))
+
+    assert set(KNOWN_KEYS["aws"]) == read("pulumi_aws")
+    assert set(KNOWN_KEYS["vault"]) == read("pulumi_vault")
+    tree = ast.parse(source("pulumi_kubernetes", "provider.py"))
+    (args,) = [n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "ProviderArgs"]
+    init = next(n for n in args.body if isinstance(n, ast.FunctionDef) and n.name == "__init__")
+    names = {a.arg for a in init.args.kwonlyargs}
+    camel = {re.sub(r"_([a-z])", lambda m: m.group(1).upper(), n) for n in names}
+    assert set(KNOWN_KEYS["kubernetes"]) == camel
