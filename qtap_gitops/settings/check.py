@@ -15,6 +15,7 @@ from typing import Any
 
 from annotated_types import Ge, Le
 from pydantic import ValidationError
+from pydantic.alias_generators import to_camel
 from pydantic.fields import FieldInfo
 from pydantic_core import ErrorDetails
 
@@ -55,15 +56,16 @@ class _Place:
     """The innermost union on the way: its path, discriminator, chosen tag and variants."""
 
 
-def _by_alias(model: type[Section], key: str) -> tuple[str, FieldInfo] | None:
-    """The field a key names (its alias; a validated default is located by its name)."""
+def _by_alias(model: type[Section], key: str, by_name: bool = True) -> tuple[str, FieldInfo] | None:
+    """The field a key names: its alias (a validated default is located by its name)."""
     for name, field in model.model_fields.items():
-        if key in (field.alias, name):
+        if key == field.alias or (by_name and key == name):
             return field.alias or name, field
     return None
 
 
-def _locate(loc: Sequence[int | str]) -> _Place:
+def _locate(loc: Sequence[int | str], unknown_last: bool = False) -> _Place:
+    """Walk the model along `loc`; `unknown_last`: the last key is one the user wrote."""
     model: type[Section] | None = StackSettings
     path: list[str] = []
     field: FieldInfo | None = None
@@ -74,7 +76,8 @@ def _locate(loc: Sequence[int | str]) -> _Place:
     while i < len(parts):
         key = parts[i]
         i += 1
-        found = _by_alias(model, key) if model is not None else None
+        exact = unknown_last and i == len(parts)
+        found = _by_alias(model, key, by_name=not exact) if model is not None else None
         owner, field = model, None
         if found is None:
             path.append(key)
@@ -106,7 +109,8 @@ def _known(model: type[Section] | None) -> list[str]:
 
 
 def _spelling_fix(key: str, known: Sequence[str]) -> str:
-    close = difflib.get_close_matches(key, known, n=1)
+    camel = to_camel(key)  # `retention_days` is `retentionDays`
+    close = [camel] if camel in known else difflib.get_close_matches(key, known, n=1)
     hint = f"did you mean {close[0]!r}? " if close else ""
     return f"{hint}remove it or correct the spelling (known: {', '.join(known)})"
 
@@ -248,7 +252,7 @@ _WORDS = {
 
 
 def _error_problem(error: ErrorDetails, raw: RawStackConfig) -> Problem:
-    place = _locate(error["loc"])
+    place = _locate(error["loc"], unknown_last=error["type"] == "extra_forbidden")
     if error["type"] == "union_tag_invalid" and place.union is None:
         # The tag itself is wrong: point at the discriminator key (`delivery.mode`).
         variants = sections_in(place.field.annotation) if place.field else {}
@@ -313,7 +317,8 @@ def check_settings(raw: RawStackConfig) -> tuple[StackSettings | None, list[Prob
     problems = _unknown_keys(raw)
     settings: StackSettings | None
     try:
-        settings = StackSettings.model_validate(data, context=context)
+        # A stack file names settings as documented (camelCase): `retention_days` is unknown.
+        settings = StackSettings.model_validate(data, context=context, by_alias=True, by_name=False)
     except ValidationError as error:
         settings = None
         problems += [_error_problem(e, raw) for e in error.errors(include_url=False)]

@@ -468,3 +468,20 @@ def test_the_known_provider_keys_are_the_installed_sdks_config_keys():
     names = {a.arg for a in init.args.kwonlyargs}
     camel = {re.sub(r"_([a-z])", lambda m: m.group(1).upper(), n) for n in names}
     assert set(KNOWN_KEYS["kubernetes"]) == camel
+
+
+@pytest.mark.parametrize(
+    ("values", "path", "nearest"),
+    [
+        ({"objectStore": {"retention_days": 5}}, "qtap:objectStore.retention_days", "retentionDays"),
+        ({"vault": {"address": "https://v:8200", "kv_mount": "kv"}}, "qtap:vault.kv_mount", "kvMount"),
+        ({"delivery": {"mode": "argocd", "argocd": {"destination_server": "https://k"}}},
+         "qtap:delivery.argocd.destination_server", "destinationServer"),
+        ({"fleet": {"Owner": "prod"}}, "qtap:fleet.Owner", "owner"),
+    ],
+)  # fmt: skip
+def test_settings_are_named_as_documented_and_a_python_name_is_unknown(values, path, nearest):
+    _, problems = check_settings(raw(**values))
+    (found,) = problems
+    assert (found.yaml_path, found.code, found.is_error) == (path, "stack-config", True)
+    assert found.fix.startswith(f"did you mean {nearest!r}?")
