@@ -136,13 +136,6 @@ Whole = Annotated[int, Strict(), BeforeValidator(_whole)]
 """A whole number (also as a string of digits); never a bool or a float."""
 
 
-def _empty_is_unset(data: Any) -> Any:
-    """A key set to "" or null means "not set", as the CLI writes an empty default."""
-    if isinstance(data, dict):
-        return {k: v for k, v in data.items() if v is not None and v != ""}
-    return data
-
-
 class Section(BaseModel):
     """One mapping of settings: camelCase keys, nothing unknown, immutable."""
 
@@ -159,7 +152,12 @@ class Section(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _unset_empty(cls, data: Any) -> Any:
-        return _empty_is_unset(data)
+        """A setting set to "" or null is not set, as the CLI writes an empty default; an
+        unknown key stays, to be named."""
+        if not isinstance(data, dict):
+            return data
+        known = {f.alias for f in cls.model_fields.values()}
+        return {k: v for k, v in data.items() if k not in known or v not in (None, "")}
 
 
 def sections_in(annotation: Any) -> dict[str | None, type[Section]]:

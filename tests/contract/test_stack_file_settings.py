@@ -485,3 +485,12 @@ def test_settings_are_named_as_documented_and_a_python_name_is_unknown(values, p
     (found,) = problems
     assert (found.yaml_path, found.code, found.is_error) == (path, "stack-config", True)
     assert found.fix.startswith(f"did you mean {nearest!r}?")
+
+
+def test_an_unknown_key_is_named_even_when_its_value_is_empty():
+    for empty in (None, ""):
+        _, problems = check_settings(raw(objectStore={"retentionDayz": empty}))
+        assert [p.yaml_path for p in problems] == ["qtap:objectStore.retentionDayz"]
+    # A known one set to null or "" is simply not set.
+    settings = parse_settings(raw(objectStore={"retentionDays": None, "protect": ""}))
+    assert (settings.object_store.retention_days, settings.object_store.protect) == (30, True)
