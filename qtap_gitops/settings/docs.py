@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sys
 import textwrap
+import typing
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,16 @@ def _shown_default(field: FieldInfo) -> str | None:
     return str(value.value if isinstance(value, Enum) else value)
 
 
+def _choices(field: FieldInfo) -> str:
+    """` (one of a, b or c)` for a setting with a fixed set of values."""
+    kinds = typing.get_args(field.annotation) or (field.annotation,)
+    kind = next((k for k in kinds if isinstance(k, type) and issubclass(k, Enum)), None)
+    if kind is None:
+        return ""
+    *rest, last = [f"`{member.value}`" for member in kind]
+    return f" (one of {', '.join(rest)} or {last})"
+
+
 def _keys(model: type[Section], prefix: str = "") -> list[str]:
     """`key` (default): description, for every setting of a section and its subsections."""
     parts = []
@@ -59,7 +70,7 @@ def _keys(model: type[Section], prefix: str = "") -> list[str]:
         if default is None and field.is_required():
             default = "required"
         when = f" ({default})" if default else ""
-        parts.append(f"`{key}`{when}: {field.description}")
+        parts.append(f"`{key}`{when}: {field.description}{_choices(field)}")
     return parts
 
 

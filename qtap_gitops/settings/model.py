@@ -286,8 +286,8 @@ class ObjectStoreSettings(Section):
     )
     identity: IdentityMode | None = Field(
         default=None,
-        description="keyless S3 (irsa or pod-identity) for AWS stores whose snapshot entry has "
-        "no access_key/secret_key; static keys otherwise",
+        description="keyless S3 for AWS stores whose snapshot entry has no access_key/"
+        "secret_key; static keys when unset",
     )
 
     @field_validator("versioning", mode="before")

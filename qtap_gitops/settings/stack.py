@@ -133,7 +133,8 @@ class StackSettings(Located):
     secrets: Json[SecretsSettings] = Field(
         default="{}",
         validate_default=True,
-        description="how the agent's secrets reach the Kubernetes Secret qtap-secrets",
+        description="how the agent's secrets reach the Kubernetes Secret qtap-secrets "
+        "(vault-agent is refused: its injector writes files, Qtap reads env variables)",
     )
     vault: Annotated[
         Json[VaultSettings] | None,
