@@ -273,10 +273,10 @@ class StackSettings(Located):
     @field_validator("eks", mode="after")
     @classmethod
     def _eks_for_identity(cls, eks: EksSettings, info: ValidationInfo) -> Any:
-        store = info.data.get("object_store")
-        if store is None:
+        context = info.context if isinstance(info.context, dict) else {}
+        if "identity" not in context:  # qtap:objectStore.identity itself is wrong
             return eks
-        identity = store.identity
+        identity = context["identity"]
         for mode, name in EKS_FIELD_OF.items():
             key = f"eks.{_alias(EksSettings, name)}"
             if identity is mode and getattr(eks, name) is None:

@@ -494,3 +494,15 @@ def test_an_unknown_key_is_named_even_when_its_value_is_empty():
     # A known one set to null or "" is simply not set.
     settings = parse_settings(raw(objectStore={"retentionDays": None, "protect": ""}))
     assert (settings.object_store.retention_days, settings.object_store.protect) == (30, True)
+
+
+def test_the_eks_rule_applies_even_when_another_store_setting_is_wrong():
+    found = errors(raw(objectStore={"retentionDays": 0}, eks={"clusterName": "c"}))
+    assert found == [
+        ("qtap:objectStore.retentionDays", "stack-config"),
+        ("qtap:eks.clusterName", "setting-not-applicable"),
+    ]
+    # An identity that is itself wrong decides nothing about qtap:eks.
+    assert errors(raw(objectStore={"identity": "oidc"}, eks={"clusterName": "c"})) == [
+        ("qtap:objectStore.identity", "stack-config")
+    ]
