@@ -13,10 +13,11 @@ import pulumi
 
 from components import QtapEnvironment, QtapEnvironmentArgs
 from components.providers import build_providers
+from components.secret_backends import uses_random_provider
 from qtap_gitops.deployment import prepare_deployment
 from qtap_gitops.problems import ContractError
 from qtap_gitops.provider_settings import PROVIDER_KEYS
-from qtap_gitops.settings import NAMESPACE, TOP_LEVEL_KEYS, RawStackConfig, SecretsBackend
+from qtap_gitops.settings import NAMESPACE, TOP_LEVEL_KEYS, RawStackConfig
 from qtap_gitops.stackfile import find_project, load_stack_config
 
 # The Pulumi CLI runs the program from the project directory (where Pulumi.yaml is).
@@ -68,7 +69,7 @@ def main() -> None:
         deployment.settings.vault,
         vault_token=vault_config.get_secret("token"),
         vault_skip_child_token=vault_config.get_bool("skipChildToken"),
-        sealing_key=deployment.settings.secrets.backend is SecretsBackend.SEALED_SECRETS,
+        sealing_key=uses_random_provider(deployment),
     )
 
     config = pulumi.Config(NAMESPACE)

@@ -25,6 +25,8 @@ from qtap_gitops.delivery import (
 )
 from qtap_gitops.settings import ChartSettings, FluxSettings
 
+from .delivery import DeliveryInputs
+
 
 @dataclass(frozen=True)
 class FluxDeliveryArgs:
@@ -39,8 +41,27 @@ class FluxDeliveryArgs:
 
 
 class FluxDelivery(pulumi.ComponentResource):
+    """`qtap:delivery.mode: flux`."""
+
     release_name: pulumi.Output[str]
     chart_version: pulumi.Output[str]
+
+    @classmethod
+    def for_environment(
+        cls, name: str, inputs: DeliveryInputs, parent: pulumi.Resource
+    ) -> FluxDelivery:
+        settings = inputs.deployment.settings
+        return cls(
+            f"{name}-flux",
+            FluxDeliveryArgs(
+                flux=settings.delivery.flux,
+                namespace=inputs.namespace,
+                chart=settings.chart,
+                values=inputs.values,
+                secret_ready=inputs.secret_ready,
+            ),
+            opts=pulumi.ResourceOptions(parent=parent),
+        )
 
     def __init__(
         self, name: str, args: FluxDeliveryArgs, opts: pulumi.ResourceOptions | None = None

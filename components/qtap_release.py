@@ -11,6 +11,8 @@ import pulumi_kubernetes as k8s
 
 from qtap_gitops.settings import ChartSettings
 
+from .delivery import DeliveryInputs
+
 RELEASE_NAME = "qtap"
 CHART_NAME = "qtap"
 MAX_HISTORY = 10  # enough revisions to roll back, without an unbounded pile of release Secrets
@@ -28,8 +30,25 @@ class QtapReleaseArgs:
 
 
 class QtapRelease(pulumi.ComponentResource):
+    """`qtap:delivery.mode: helm`: Pulumi installs the chart itself."""
+
     release_name: pulumi.Output[str]
     chart_version: pulumi.Output[str]
+
+    @classmethod
+    def for_environment(
+        cls, name: str, inputs: DeliveryInputs, parent: pulumi.Resource
+    ) -> QtapRelease:
+        return cls(
+            f"{name}-release",
+            QtapReleaseArgs(
+                namespace=inputs.namespace,
+                chart=inputs.deployment.settings.chart,
+                values=inputs.values,
+                secret_ready=inputs.secret_ready,
+            ),
+            opts=pulumi.ResourceOptions(parent=parent),
+        )
 
     def __init__(
         self, name: str, args: QtapReleaseArgs, opts: pulumi.ResourceOptions | None = None

@@ -14,6 +14,7 @@ from qtap_gitops.bindings import EnvBinding
 from qtap_gitops.release_values import SECRET_NAME
 from qtap_gitops.settings import VaultSettings
 
+from .urns import NAMESPACE_TYPE, ResourcePath
 from .vault_secrets import TOKEN_AUDIENCE
 
 ESO_API_VERSION = "external-secrets.io/v1"
@@ -40,18 +41,26 @@ class SecretSyncArgs:
 
 
 class SecretSync(pulumi.ComponentResource):
+    TYPE = "qtap:kubernetes:SecretSync"
+
     namespace_name: pulumi.Output[str]
     secret_name: pulumi.Output[str]
     kv_version: pulumi.Output[str | None]
 
+    @classmethod
+    def namespace_location(cls, name: str) -> ResourcePath:
+        """Where the Namespace of the component `name` is, below the component's parent."""
+        return ((cls.TYPE, name), (NAMESPACE_TYPE, f"{name}-namespace"))
+
     def __init__(
         self, name: str, args: SecretSyncArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__("qtap:kubernetes:SecretSync", name, None, opts)
+        super().__init__(self.TYPE, name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
 
+        (_, (_, namespace_name)) = self.namespace_location(name)
         self.namespace = k8s.core.v1.Namespace(
-            f"{name}-namespace",
+            namespace_name,
             metadata={
                 "name": args.namespace,
                 "labels": {
