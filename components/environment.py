@@ -10,7 +10,7 @@ import pulumi
 
 from qtap_gitops.bindings import EnvBinding, SourceKind
 from qtap_gitops.deployment import Deployment
-from qtap_gitops.identity import AGENT_SERVICE_ACCOUNT, agent_role_name, is_keyless
+from qtap_gitops.identity import AGENT_SERVICE_ACCOUNT
 from qtap_gitops.release_values import (
     SECRET_NAME,
     release_values,
@@ -21,10 +21,12 @@ from qtap_gitops.rotation import with_secrets_revision
 
 from .delivery import Delivery, DeliveryInputs
 from .delivery_modes import deliver
-from .object_store import ObjectStore, ObjectStoreArgs
+from .fleet import OwnerOutputs
+from .object_store import ObjectStore
 from .secret_backends import SecretsBackendObjects, SecretsInputs, backend_class
+from .storage import MemberStorage, OwnedStorage, Storage
 from .vault_secrets import VaultSecrets
-from .workload_identity import WorkloadIdentity, WorkloadIdentityArgs
+from .workload_identity import WorkloadIdentity
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,9 @@ class QtapEnvironmentArgs:
     aws_providers: Mapping[str, pulumi.ProviderResource] = field(default_factory=dict)
     """The explicit AWS provider of each region a bucket lives in (components/providers.py);
     a bucket whose region has none uses the AWS provider this component inherits."""
+    owner: OwnerOutputs | None = None
+    """A fleet member's owner (`qtap:fleet.owner`), read through a StackReference: the member
+    creates no bucket, IAM user or key and no Vault secret of its own."""
 
 
 class QtapEnvironment(pulumi.ComponentResource):
@@ -55,6 +60,14 @@ class QtapEnvironment(pulumi.ComponentResource):
     release's pods carry it as an annotation, so they roll exactly when a value changes."""
     vault_role_name: pulumi.Output[str]
     vault_policy_name: pulumi.Output[str]
+    vault_kv_mount: pulumi.Output[str]
+    """The KV mount of the agent's secret (a member: its owner's); "" without Vault."""
+    vault_kv_path: pulumi.Output[str]
+    """The secret's path inside the mount (a member: its owner's); "" without Vault."""
+    kms_key_id: pulumi.Output[str]
+    """The buckets' SSE-KMS key ARN; "" with SSE-S3."""
+    writer_key_version: pulumi.Output[int]
+    """`qtap:objectStore.keyVersion` of the writer's key (a member: its owner's)."""
     iam_user_names: pulumi.Output[list[str]]
     vault_secret_path: pulumi.Output[str]
     kubernetes_secret: pulumi.Output[str]
@@ -64,8 +77,9 @@ class QtapEnvironment(pulumi.ComponentResource):
     snapshot_sha256: pulumi.Output[str]
     agent_role_arn: pulumi.Output[str] | None
     """The agent's IAM role (keyless S3); None with static keys."""
+    storage: Storage
     stores: dict[str, ObjectStore]
-    """The object store of every AWS store of the snapshot, by store label."""
+    """The object store this stack created for each AWS store of the snapshot, by label."""
     identity: WorkloadIdentity | None
     vault: VaultSecrets | None
     release: Delivery
@@ -75,10 +89,14 @@ class QtapEnvironment(pulumi.ComponentResource):
     ) -> None:
         super().__init__("qtap:index:QtapEnvironment", name, None, opts)
         deployment = args.deployment
-        self.stores = _object_stores(name, args, self)
-        self.identity = _workload_identity(name, args, self)
+        self.storage = (
+            OwnedStorage(name, deployment, args.tags, args.aws_providers, self)
+            if args.owner is None
+            else MemberStorage(name, deployment, args.tags, args.owner, self)
+        )
+        self.stores, self.identity = self.storage.stores, self.storage.identity
         backend = backend_class(deployment)(
-            name, SecretsInputs(deployment, self._value_of(args)), self
+            name, SecretsInputs(deployment, self._value_of(args), args.owner), self
         )
         self.vault = backend.vault
         self.secrets_revision = backend.secret_revision
@@ -106,7 +124,12 @@ class QtapEnvironment(pulumi.ComponentResource):
                 return args.registration_token
             if source.kind is SourceKind.SECRET_ENV:
                 return args.secret_env[binding.name]
-            object_store = self.stores[source.store_label or ""]
+            object_store = self.stores.get(source.store_label or "")
+            if object_store is None:
+                raise ValueError(
+                    f"{binding.name} is the key of a bucket this stack does not own: a fleet "
+                    "member reads it from its owner's Vault secret (a Vault secrets backend)"
+                )
             key = (
                 object_store.access_key_id
                 if source.kind is SourceKind.AWS_ACCESS_KEY_ID
@@ -143,27 +166,21 @@ class QtapEnvironment(pulumi.ComponentResource):
     def _outputs(
         self, deployment: Deployment, namespace: pulumi.Output[str]
     ) -> dict[str, pulumi.Output[Any] | None]:
-        stores = list(self.stores.values())
-        by_bucket = {s.bucket: self.stores[s.label] for s in deployment.snapshot.aws_stores}
-        self.bucket_names = pulumi.Output.all(*(s.bucket_name for s in stores))
-        self.iam_user_names = pulumi.Output.all(
-            *(s.user_name for s in stores if s.user_name is not None)
-        )
-        self.bucket_arns = _by_bucket(by_bucket, lambda s: s.bucket_arn)
-        # Who writes into each bucket: its IAM user, or the agent's role for a keyless store.
-        writers: dict[str, pulumi.Output[str]] = {}
-        for bucket, object_store in by_bucket.items():
-            writer = object_store.user_arn
-            if writer is None and self.identity is not None:
-                writer = self.identity.role_arn
-            if writer is not None:
-                writers[bucket] = writer
-        self.writer_arns = pulumi.Output.all(**writers) if writers else pulumi.Output.from_input({})
+        storage = self.storage
+        self.bucket_names, self.bucket_arns = storage.bucket_names, storage.bucket_arns
+        self.iam_user_names, self.writer_arns = storage.iam_user_names, storage.writer_arns
+        self.kms_key_id, self.writer_key_version = storage.kms_key_id, storage.writer_key_version
         # No Vault with sealed-secrets: its names are empty.
         no_vault = pulumi.Output.from_input("")
         self.vault_role_name = self.vault.role_name if self.vault else no_vault
         self.vault_policy_name = self.vault.policy_name if self.vault else no_vault
         self.vault_secret_path = self.vault.secret_path if self.vault else no_vault
+        self.vault_kv_mount = pulumi.Output.from_input(
+            self.vault.location.mount if self.vault else ""
+        )
+        self.vault_kv_path = pulumi.Output.from_input(
+            self.vault.location.path if self.vault else ""
+        )
         self.namespace = namespace
         self.kubernetes_secret = pulumi.Output.from_input(
             f"{deployment.settings.namespace}/{SECRET_NAME}"
@@ -193,67 +210,8 @@ class QtapEnvironment(pulumi.ComponentResource):
             "secrets_revision": self.secrets_revision_output,
             "vault_role_name": self.vault_role_name,
             "vault_policy_name": self.vault_policy_name,
+            "vault_kv_mount": self.vault_kv_mount,
+            "vault_kv_path": self.vault_kv_path,
+            "kms_key_id": self.kms_key_id,
+            "writer_key_version": self.writer_key_version,
         }
-
-
-def _object_stores(
-    name: str, args: QtapEnvironmentArgs, parent: pulumi.Resource
-) -> dict[str, ObjectStore]:
-    """The bucket (and, with static keys, its writer) of every AWS store, by store label."""
-    settings = args.deployment.settings
-    stores: dict[str, ObjectStore] = {}
-    for store in args.deployment.snapshot.aws_stores:
-        region_provider = args.aws_providers.get(store.region)
-        stores[store.label] = ObjectStore(
-            f"{name}-{store.bucket}",
-            ObjectStoreArgs(
-                bucket=store.bucket,
-                region=store.region,
-                retention_days=settings.object_store.retention_days,
-                versioning=settings.object_store.versioning,
-                protect=settings.object_store.protect,
-                kms_key_id=settings.object_store.kms_key_id,
-                tags=dict(args.tags),
-                writer_key=not is_keyless(store),
-                key_version=settings.object_store.key_version,
-            ),
-            opts=pulumi.ResourceOptions(
-                parent=parent, providers={"aws": region_provider} if region_provider else None
-            ),
-        )
-    return stores
-
-
-def _workload_identity(
-    name: str, args: QtapEnvironmentArgs, parent: pulumi.Resource
-) -> WorkloadIdentity | None:
-    """Keyless S3: the agent's workload identity (qtap:objectStore.identity)."""
-    settings, snapshot = args.deployment.settings, args.deployment.snapshot
-    identity_mode = settings.object_store.identity
-    if identity_mode is None:
-        return None
-    return WorkloadIdentity(
-        f"{name}-identity",
-        WorkloadIdentityArgs(
-            mode=identity_mode,
-            role_name=agent_role_name(settings.stack),
-            namespace=settings.namespace,
-            service_account=AGENT_SERVICE_ACCOUNT,
-            buckets=[(s.bucket, s.region) for s in snapshot.aws_stores if is_keyless(s)],
-            kms_key_id=settings.object_store.kms_key_id,
-            oidc_provider_arn=settings.eks.oidc_provider_arn,
-            oidc_issuer=settings.eks.oidc_issuer,
-            cluster_name=settings.eks.cluster_name,
-            tags=dict(args.tags),
-        ),
-        opts=pulumi.ResourceOptions(parent=parent),
-    )
-
-
-def _by_bucket(
-    stores: Mapping[str, ObjectStore], output: Callable[[ObjectStore], pulumi.Output[str]]
-) -> pulumi.Output[dict[str, str]]:
-    """One output of every store, keyed by its bucket name (known before anything exists)."""
-    if not stores:
-        return pulumi.Output.from_input({})
-    return pulumi.Output.all(**{bucket: output(store) for bucket, store in stores.items()})

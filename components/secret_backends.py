@@ -28,11 +28,12 @@ from qtap_gitops.bindings import EnvBinding
 from qtap_gitops.deployment import Deployment
 from qtap_gitops.settings import SecretsBackend
 
+from .fleet import OwnerOutputs
 from .namespace import AgentNamespace, AgentNamespaceArgs
 from .sealed_secret import SealedSecretSync, SealedSecretSyncArgs
 from .secret_sync import SERVICE_ACCOUNT_NAME, SecretSync, SecretSyncArgs
 from .urns import ResourcePath, aliases_of
-from .vault_secrets import VaultSecrets, VaultSecretsArgs
+from .vault_secrets import KvSecret, OwnerSecret, VaultSecrets, VaultSecretsArgs
 from .vault_secrets_operator import VaultSecretsOperator, VaultSecretsOperatorArgs
 
 # The agent's DaemonSet gets a fixed name (the chart's fullnameOverride) so VSO can restart it.
@@ -46,6 +47,8 @@ class SecretsInputs:
     deployment: Deployment
     value_of: Callable[[EnvBinding], pulumi.Input[str]]
     """The secret value behind one env binding (token, secretEnv entry, S3 key)."""
+    owner: OwnerOutputs | None = None
+    """A fleet member's owner: the Vault secret is the owner's, read and never written."""
 
 
 class SecretsBackendObjects:
@@ -102,18 +105,25 @@ class NamespaceOnly(SecretsBackendObjects):
 
 
 def _vault_secrets(name: str, inputs: SecretsInputs, parent: pulumi.Resource) -> VaultSecrets:
-    """The agent's secret in Vault, its read policy and the kubernetes-auth role (ESO, VSO)."""
+    """The agent's secret in Vault, its read policy and the kubernetes-auth role (ESO, VSO).
+    A fleet member writes no secret: its policy and role read the owner's."""
     settings = inputs.deployment.settings
+    owner = inputs.owner
     return VaultSecrets(
         f"{name}-vault",
         VaultSecretsArgs(
             vault=settings.require_vault(),
-            properties={
+            properties={}
+            if owner
+            else {
                 b.vault_property: pulumi.Output.secret(inputs.value_of(b))
                 for b in inputs.deployment.bindings
             },
             service_account=SERVICE_ACCOUNT_NAME,
             namespace=settings.namespace,
+            owner_secret=OwnerSecret(KvSecret(owner.kv_mount, owner.kv_path), owner.kv_version)
+            if owner
+            else None,
         ),
         opts=pulumi.ResourceOptions(parent=parent),
     )
@@ -137,8 +147,9 @@ class ExternalSecrets(SecretsBackendObjects):
                 namespace=settings.namespace,
                 vault=vault_settings,
                 bindings=inputs.deployment.bindings,
-                vault_ready=[self.vault.secret, self.vault.role],
+                vault_ready=self.vault.ready,
                 kv_version=self.vault.kv_version,
+                secret=self.vault.location,
             ),
             opts=pulumi.ResourceOptions(parent=parent),
         )
@@ -165,9 +176,10 @@ class VaultSecretsOperatorBackend(SecretsBackendObjects):
                 namespace=self.namespace,
                 vault=settings.require_vault(),
                 bindings=inputs.deployment.bindings,
-                vault_ready=[self.vault.secret, self.vault.role],
+                vault_ready=self.vault.ready,
                 kv_version=self.vault.kv_version.apply(int),
                 daemonset_name=fullname,
+                secret=self.vault.location,
             ),
             opts=pulumi.ResourceOptions(parent=parent),
         )

@@ -15,7 +15,7 @@ from qtap_gitops.release_values import SECRET_NAME
 from qtap_gitops.settings import VaultSettings
 
 from .urns import NAMESPACE_TYPE, ResourcePath
-from .vault_secrets import TOKEN_AUDIENCE
+from .vault_secrets import TOKEN_AUDIENCE, KvSecret
 
 ESO_API_VERSION = "external-secrets.io/v1"
 SECRET_STORE_NAME = "qtap-vault"
@@ -38,6 +38,8 @@ class SecretSyncArgs:
     """The KV v2 version Pulumi just wrote (VaultSecrets.kv_version). Pinned in every
     remoteRef, so a rotation changes the ExternalSecret's spec: ESO re-reads Vault at once
     (not at the next refreshInterval) and reads exactly that version."""
+    secret: KvSecret | None = None
+    """Where the secret is (a fleet member: its owner's); None: `vault.kv_mount`/`vault.path`."""
 
 
 class SecretSync(pulumi.ComponentResource):
@@ -83,10 +85,11 @@ class SecretSync(pulumi.ComponentResource):
         )
 
         vault = args.vault
+        secret = args.secret or KvSecret(vault.kv_mount, vault.path)
         provider: dict[str, object] = {
             "server": vault.address,
             # The KV mount; ESO appends data/ itself for version v2.
-            "path": vault.kv_mount,
+            "path": secret.mount,
             "version": "v2",
             "auth": {
                 "kubernetes": {
@@ -129,7 +132,7 @@ class SecretSync(pulumi.ComponentResource):
                     {
                         "secretKey": binding.name,
                         "remoteRef": _remote_ref(
-                            vault.path, binding.vault_property, args.kv_version
+                            secret.path, binding.vault_property, args.kv_version
                         ),
                     }
                     for binding in args.bindings
@@ -149,7 +152,7 @@ class SecretSync(pulumi.ComponentResource):
 
 
 def _remote_ref(
-    key: str, vault_property: str, kv_version: pulumi.Input[str] | None
+    key: pulumi.Input[str], vault_property: str, kv_version: pulumi.Input[str] | None
 ) -> dict[str, pulumi.Input[str]]:
     ref: dict[str, pulumi.Input[str]] = {"key": key, "property": vault_property}
     if kv_version is not None:
