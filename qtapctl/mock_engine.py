@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import base64
 import contextvars
+import gc
 import hashlib
 import logging
 import os
 import runpy
 import sys
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -428,3 +430,8 @@ def _discard_leftovers() -> None:
             task.cancel()
         elif not task.cancelled():
             task.exception()  # retrieved: it belongs to the failed run, which reports its own
+    # Coroutines the SDK created and the failed run never awaited (a StackReference's secret
+    # name lookups) warn when collected; collect them now, as part of the run that left them.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "coroutine .* was never awaited", RuntimeWarning)
+        gc.collect()

@@ -256,8 +256,6 @@ def test_a_keyless_member_refuses_a_bucket_its_owner_does_not_export(fleets):
 # -- the StackReference --------------------------------------------------------------------------
 
 
-# A failed read leaves the SDK's own secret-name lookups unawaited (pulumi/stack_reference.py).
-@pytest.mark.filterwarnings("ignore:coroutine 'Output.:RuntimeWarning")
 def test_one_stack_reference_names_the_owner_in_the_current_organization(fleets):
     project = fleets["projects"]["static"]
     owner = fleets["owners"]["static"]

@@ -8,7 +8,6 @@ from typing import Any
 
 import pulumi
 import pulumi_random as random
-import pytest
 
 from qtapctl.mock_engine import ORGANIZATION, PROJECT, FakeCloud, Secret, run_pulumi
 
@@ -40,8 +39,6 @@ def test_a_stack_reference_reads_the_given_outputs_and_keeps_secrets_secret():
     assert run.outputs["secretNames"] == ["token"]
 
 
-# A failed read leaves the SDK's own secret-name lookups unawaited (pulumi/stack_reference.py).
-@pytest.mark.filterwarnings("ignore:coroutine 'Output.:RuntimeWarning")
 def test_a_reference_to_a_stack_without_outputs_fails_and_names_it():
     cloud = FakeCloud(stack_outputs={"acme/qtap/prod": {}})
     run = run_pulumi("member", reference_body, cloud=cloud)
