@@ -12,11 +12,13 @@ from pathlib import Path
 import pulumi
 
 from components import QtapEnvironment, QtapEnvironmentArgs
+from components.fleet import Export, OwnerOutputs, fleet_of, owner_stack_name
 from components.providers import build_providers
+from components.secret_backends import uses_random_provider
 from qtap_gitops.deployment import prepare_deployment
 from qtap_gitops.problems import ContractError
 from qtap_gitops.provider_settings import DISABLE_DEFAULT_PROVIDERS, PROVIDER_KEYS
-from qtap_gitops.settings import NAMESPACE, TOP_LEVEL_KEYS, RawStackConfig, SecretsBackend
+from qtap_gitops.settings import NAMESPACE, TOP_LEVEL_KEYS, RawStackConfig, StackSettings
 from qtap_gitops.stackfile import find_project, load_stack_config
 
 # The Pulumi CLI runs the program from the project directory (where Pulumi.yaml is).
@@ -53,6 +55,15 @@ def read_stack_config(stack: str) -> RawStackConfig:
     return RawStackConfig(stack, f"Pulumi.{stack}.yaml", values, secret_keys, positions)
 
 
+def owner_of(settings: StackSettings) -> OwnerOutputs | None:
+    """A fleet member's owner, read through one StackReference (`<org>/<project>/<owner>`,
+    org from `qtap:fleet.organization` or the current one); None for an owner stack."""
+    if not settings.is_member:
+        return None
+    fleet = fleet_of(settings)
+    return OwnerOutputs(owner_stack_name(fleet, pulumi.get_organization(), pulumi.get_project()))
+
+
 def main() -> None:
     stack = pulumi.get_stack()
     try:
@@ -70,7 +81,7 @@ def main() -> None:
         deployment.settings.vault,
         vault_token=vault_config.get_secret("token"),
         vault_skip_child_token=vault_config.get_bool("skipChildToken"),
-        sealing_key=deployment.settings.secrets.backend is SecretsBackend.SEALED_SECRETS,
+        sealing_key=uses_random_provider(deployment),
     )
 
     config = pulumi.Config(NAMESPACE)
@@ -89,27 +100,34 @@ def main() -> None:
             secret_env=secret_env,
             tags={"app": "qtap", "environment": stack, "managed-by": "pulumi"},
             aws_providers=providers.aws_by_region,
+            owner=owner_of(deployment.settings),
         ),
         opts=pulumi.ResourceOptions(providers=providers.all()),
     )
 
-    pulumi.export("buckets", environment.bucket_names)
+    pulumi.export(Export.BUCKETS.value, environment.bucket_names)
     pulumi.export("iamUsers", environment.iam_user_names)
     pulumi.export("vaultSecretPath", environment.vault_secret_path)
     pulumi.export("kubernetesSecret", environment.kubernetes_secret)
     pulumi.export("namespace", environment.namespace)
     pulumi.export("releaseName", environment.release_name)
     pulumi.export("chartVersion", environment.chart_version)
-    pulumi.export("snapshotSha256", environment.snapshot_sha256)
+    pulumi.export(Export.SNAPSHOT_SHA256.value, environment.snapshot_sha256)
     pulumi.export("envBindings", {b.name: b.source.describe() for b in deployment.bindings})
     if environment.agent_role_arn is not None:  # keyless S3 (qtap:objectStore.identity)
         pulumi.export("agentRoleArn", environment.agent_role_arn)
     # For other stacks (StackReference): what exists, and who may write into it.
-    pulumi.export("bucketArns", environment.bucket_arns)
-    pulumi.export("writerArns", environment.writer_arns)
+    pulumi.export(Export.BUCKET_ARNS.value, environment.bucket_arns)
+    pulumi.export(Export.WRITER_ARNS.value, environment.writer_arns)
     pulumi.export("vaultRole", environment.vault_role_name)
     pulumi.export("vaultPolicy", environment.vault_policy_name)
-    pulumi.export("secretsRevision", environment.secrets_revision_output)
+    pulumi.export(Export.SECRETS_REVISION.value, environment.secrets_revision_output)
+    # What a fleet member reads of its owner (components/fleet.py); a member exports its
+    # owner's values, so every stack's outputs have one shape.
+    pulumi.export(Export.KMS_KEY_ID.value, environment.kms_key_id)
+    pulumi.export(Export.VAULT_KV_MOUNT.value, environment.vault_kv_mount)
+    pulumi.export(Export.VAULT_KV_PATH.value, environment.vault_kv_path)
+    pulumi.export(Export.WRITER_KEY_VERSION.value, environment.writer_key_version)
 
 
 main()

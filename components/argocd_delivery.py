@@ -13,8 +13,15 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from qtap_gitops.delivery import ARGOCD_API_VERSION, RELEASE_NAME, argocd_application
-from qtap_gitops.settings import ArgoCdSettings, ChartSettings
+from qtap_gitops.delivery import (
+    ARGOCD_API_VERSION,
+    RELEASE_NAME,
+    argocd_application,
+    argocd_application_name,
+)
+from qtap_gitops.settings import ArgoCdDeliverySettings, ArgoCdSettings, ChartSettings
+
+from .delivery import DeliveryInputs
 
 
 @dataclass(frozen=True)
@@ -33,9 +40,31 @@ class ArgoCdDeliveryArgs:
 
 
 class ArgoCdDelivery(pulumi.ComponentResource):
+    """`qtap:delivery.mode: argocd`."""
+
     release_name: pulumi.Output[str]
     chart_version: pulumi.Output[str]
     application_name: pulumi.Output[str]
+
+    @classmethod
+    def for_environment(
+        cls, name: str, inputs: DeliveryInputs, parent: pulumi.Resource
+    ) -> ArgoCdDelivery:
+        settings = inputs.deployment.settings
+        assert isinstance(settings.delivery, ArgoCdDeliverySettings)  # the registry's key
+        return cls(
+            f"{name}-argocd",
+            ArgoCdDeliveryArgs(
+                application_name=argocd_application_name(settings.stack),
+                argocd=settings.delivery.argocd,
+                namespace=inputs.namespace,
+                chart=settings.chart,
+                values=inputs.values,
+                snapshot_sha256=inputs.deployment.snapshot.sha256,
+                secret_ready=inputs.secret_ready,
+            ),
+            opts=pulumi.ResourceOptions(parent=parent),
+        )
 
     def __init__(
         self, name: str, args: ArgoCdDeliveryArgs, opts: pulumi.ResourceOptions | None = None

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import pulumi
 
 from qtap_gitops.bindings import EnvBinding, SourceKind
-from qtap_gitops.delivery import argocd_application_name
 from qtap_gitops.deployment import Deployment
-from qtap_gitops.identity import AGENT_SERVICE_ACCOUNT, agent_role_name, is_keyless
+from qtap_gitops.identity import AGENT_SERVICE_ACCOUNT
 from qtap_gitops.release_values import (
     SECRET_NAME,
     release_values,
@@ -18,17 +18,15 @@ from qtap_gitops.release_values import (
     with_service_account,
 )
 from qtap_gitops.rotation import with_secrets_revision
-from qtap_gitops.settings import DeliveryMode, SecretsBackend
 
-from .argocd_delivery import ArgoCdDelivery, ArgoCdDeliveryArgs
-from .flux_delivery import FluxDelivery, FluxDeliveryArgs
-from .namespace import AgentNamespace, AgentNamespaceArgs
-from .object_store import ObjectStore, ObjectStoreArgs
-from .qtap_release import QtapRelease, QtapReleaseArgs
-from .secret_backends import eso_namespace_urn, other_backend
-from .secret_sync import SERVICE_ACCOUNT_NAME, SecretSync, SecretSyncArgs
-from .vault_secrets import VaultSecrets, VaultSecretsArgs
-from .workload_identity import WorkloadIdentity, WorkloadIdentityArgs
+from .delivery import Delivery, DeliveryInputs
+from .delivery_modes import deliver
+from .fleet import OwnerOutputs
+from .object_store import ObjectStore
+from .secret_backends import SecretsBackendObjects, SecretsInputs, backend_class
+from .storage import MemberStorage, OwnedStorage, Storage
+from .vault_secrets import VaultSecrets
+from .workload_identity import WorkloadIdentity
 
 
 @dataclass(frozen=True)
@@ -43,6 +41,9 @@ class QtapEnvironmentArgs:
     aws_providers: Mapping[str, pulumi.ProviderResource] = field(default_factory=dict)
     """The explicit AWS provider of each region a bucket lives in (components/providers.py);
     a bucket whose region has none uses the AWS provider this component inherits."""
+    owner: OwnerOutputs | None = None
+    """A fleet member's owner (`qtap:fleet.owner`), read through a StackReference: the member
+    creates no bucket, IAM user or key and no Vault secret of its own."""
 
 
 class QtapEnvironment(pulumi.ComponentResource):
@@ -59,6 +60,14 @@ class QtapEnvironment(pulumi.ComponentResource):
     release's pods carry it as an annotation, so they roll exactly when a value changes."""
     vault_role_name: pulumi.Output[str]
     vault_policy_name: pulumi.Output[str]
+    vault_kv_mount: pulumi.Output[str]
+    """The KV mount of the agent's secret (a member: its owner's); "" without Vault."""
+    vault_kv_path: pulumi.Output[str]
+    """The secret's path inside the mount (a member: its owner's); "" without Vault."""
+    kms_key_id: pulumi.Output[str]
+    """The buckets' SSE-KMS key ARN; "" with SSE-S3."""
+    writer_key_version: pulumi.Output[int]
+    """`qtap:objectStore.keyVersion` of the writer's key (a member: its owner's)."""
     iam_user_names: pulumi.Output[list[str]]
     vault_secret_path: pulumi.Output[str]
     kubernetes_secret: pulumi.Output[str]
@@ -68,60 +77,44 @@ class QtapEnvironment(pulumi.ComponentResource):
     snapshot_sha256: pulumi.Output[str]
     agent_role_arn: pulumi.Output[str] | None
     """The agent's IAM role (keyless S3); None with static keys."""
+    storage: Storage
+    stores: dict[str, ObjectStore]
+    """The object store this stack created for each AWS store of the snapshot, by label."""
+    identity: WorkloadIdentity | None
+    vault: VaultSecrets | None
+    release: Delivery
 
     def __init__(
         self, name: str, args: QtapEnvironmentArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("qtap:index:QtapEnvironment", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
         deployment = args.deployment
-        settings = deployment.settings
-        snapshot = deployment.snapshot
+        self.storage = (
+            OwnedStorage(name, deployment, args.tags, args.aws_providers, self)
+            if args.owner is None
+            else MemberStorage(name, deployment, args.tags, args.owner, self)
+        )
+        self.stores, self.identity = self.storage.stores, self.storage.identity
+        backend = backend_class(deployment)(
+            name, SecretsInputs(deployment, self._value_of(args), args.owner), self
+        )
+        self.vault = backend.vault
+        self.secrets_revision = backend.secret_revision
+        secret_ready = list(backend.secret_ready)
+        if self.identity is not None:
+            secret_ready += self.identity.ready
+        self.release = deliver(
+            name,
+            DeliveryInputs(
+                deployment, backend.namespace, self._chart_values(deployment, backend), secret_ready
+            ),
+            self,
+        )
+        self.register_outputs(self._outputs(deployment, backend.namespace))
 
-        stores: dict[str, ObjectStore] = {}
-        by_bucket: dict[str, ObjectStore] = {}
-        for store in snapshot.aws_stores:
-            region_provider = args.aws_providers.get(store.region)
-            stores[store.label] = ObjectStore(
-                f"{name}-{store.bucket}",
-                ObjectStoreArgs(
-                    bucket=store.bucket,
-                    region=store.region,
-                    retention_days=settings.object_store.retention_days,
-                    versioning=settings.object_store.versioning,
-                    protect=settings.object_store.protect,
-                    kms_key_id=settings.object_store.kms_key_id,
-                    tags=dict(args.tags),
-                    writer_key=not is_keyless(store),
-                    key_version=settings.object_store.key_version,
-                ),
-                opts=pulumi.ResourceOptions(
-                    parent=self, providers={"aws": region_provider} if region_provider else None
-                ),
-            )
-            by_bucket[store.bucket] = stores[store.label]
-
-        # -- keyless S3: the agent's workload identity (qtap:objectStore.identity) --
-        identity_mode = settings.object_store.identity
-        self.identity: WorkloadIdentity | None = None
-        if identity_mode is not None:
-            self.identity = WorkloadIdentity(
-                f"{name}-identity",
-                WorkloadIdentityArgs(
-                    mode=identity_mode,
-                    role_name=agent_role_name(settings.stack),
-                    namespace=settings.namespace,
-                    service_account=AGENT_SERVICE_ACCOUNT,
-                    buckets=[(s.bucket, s.region) for s in snapshot.aws_stores if is_keyless(s)],
-                    kms_key_id=settings.object_store.kms_key_id,
-                    oidc_provider_arn=settings.eks.oidc_provider_arn,
-                    oidc_issuer=settings.eks.oidc_issuer,
-                    cluster_name=settings.eks.cluster_name,
-                    tags=dict(args.tags),
-                ),
-                opts=child,
-            )
-        # -- end keyless S3 --
+    def _value_of(self, args: QtapEnvironmentArgs) -> Callable[[EnvBinding], pulumi.Input[str]]:
+        """The secret value behind an env binding: the token, a secretEnv value or a store's
+        generated key."""
 
         def value_of(binding: EnvBinding) -> pulumi.Input[str]:
             source = binding.source
@@ -131,7 +124,12 @@ class QtapEnvironment(pulumi.ComponentResource):
                 return args.registration_token
             if source.kind is SourceKind.SECRET_ENV:
                 return args.secret_env[binding.name]
-            object_store = stores[source.store_label or ""]
+            object_store = self.stores.get(source.store_label or "")
+            if object_store is None:
+                raise ValueError(
+                    f"{binding.name} is the key of a bucket this stack does not own: a fleet "
+                    "member reads it from its owner's Vault secret (a Vault secrets backend)"
+                )
             key = (
                 object_store.access_key_id
                 if source.kind is SourceKind.AWS_ACCESS_KEY_ID
@@ -141,65 +139,20 @@ class QtapEnvironment(pulumi.ComponentResource):
                 raise ValueError(f"{binding.name} references the key of a keyless store")
             return key
 
-        # -- qtap:secrets.backend: anything but ESO is composed in components/secret_backends.py
-        self.vault: VaultSecrets | None = None
-        backend_values: dict[str, str] = {}
-        if not deployment.bindings:
-            # The snapshot reads no env variable (e.g. keyless S3 and no pulse store): there is
-            # nothing to sync, and ESO would refuse an ExternalSecret without data ("either data
-            # or dataFrom should be specified", external-secrets
-            # apis/externalsecrets/v1/externalsecret_validator.go). Only the namespace is made.
-            namespace = AgentNamespace(
-                f"{name}-namespace",
-                AgentNamespaceArgs(settings.namespace, moved_from=eso_namespace_urn(name, self)),
-                opts=child,
-            ).namespace_name
-            self.secrets_revision = None
-            secret_ready: list[pulumi.Resource] = []
-        elif settings.secrets.backend is not SecretsBackend.EXTERNAL_SECRETS:
-            backend = other_backend(name, deployment, value_of, settings.chart.values, self)
-            self.vault, namespace = backend.vault, backend.namespace
-            self.secrets_revision = backend.secret_revision
-            backend_values = dict(backend.chart_values)
-            secret_ready = list(backend.secret_ready)
-        else:  # -- end of the dispatch; the ESO path is as before, one level deeper
-            vault_settings = settings.require_vault()
-            self.vault = VaultSecrets(
-                f"{name}-vault",
-                VaultSecretsArgs(
-                    vault=vault_settings,
-                    properties={
-                        b.vault_property: pulumi.Output.secret(value_of(b))
-                        for b in deployment.bindings
-                    },
-                    service_account=SERVICE_ACCOUNT_NAME,
-                    namespace=settings.namespace,
-                ),
-                opts=child,
-            )
-            self.secret_sync = SecretSync(
-                f"{name}-secret-sync",
-                SecretSyncArgs(
-                    namespace=settings.namespace,
-                    vault=vault_settings,
-                    bindings=deployment.bindings,
-                    vault_ready=[self.vault.secret, self.vault.role],
-                    kv_version=self.vault.kv_version,
-                ),
-                opts=child,
-            )
-            namespace = self.secret_sync.namespace_name
-            # Rotation (qtap_gitops/rotation.py): the pod template changes with the KV version,
-            # and the release is updated only after the ExternalSecret pinned to it is Ready.
-            self.secrets_revision = self.vault.kv_version
-            secret_ready = [self.secret_sync.external_secret]
-        # -- delivery (qtap:delivery.mode): one object carries the chart values, built once --
+        return value_of
+
+    def _chart_values(
+        self, deployment: Deployment, backend: SecretsBackendObjects
+    ) -> dict[str, Any]:
+        """The chart values, built once whatever object carries them."""
+        settings, snapshot = deployment.settings, deployment.snapshot
         values = release_values(
             snapshot.text, snapshot.sha256, deployment.bindings, settings.chart.values
         )
         if self.secrets_revision is not None:
             values = with_secrets_revision(values, self.secrets_revision)
-        values.update(backend_values)
+        values.update(backend.chart_values)
+        identity_mode = settings.object_store.identity
         if self.identity is not None and identity_mode is not None:
             # Keyless S3: the chart's ServiceAccount is the one the role is bound to.
             values = with_service_account(
@@ -208,71 +161,33 @@ class QtapEnvironment(pulumi.ComponentResource):
                     identity_mode, AGENT_SERVICE_ACCOUNT, self.identity.role_arn
                 ),
             )
-            secret_ready += self.identity.ready
-        self.release: QtapRelease | ArgoCdDelivery | FluxDelivery
-        if settings.delivery.mode is DeliveryMode.ARGOCD:
-            self.release = ArgoCdDelivery(
-                f"{name}-argocd",
-                ArgoCdDeliveryArgs(
-                    application_name=argocd_application_name(settings.stack),
-                    argocd=settings.delivery.argocd,
-                    namespace=namespace,
-                    chart=settings.chart,
-                    values=values,
-                    snapshot_sha256=snapshot.sha256,
-                    secret_ready=secret_ready,
-                ),
-                opts=child,
-            )
-        elif settings.delivery.mode is DeliveryMode.FLUX:
-            self.release = FluxDelivery(
-                f"{name}-flux",
-                FluxDeliveryArgs(
-                    flux=settings.delivery.flux,
-                    namespace=namespace,
-                    chart=settings.chart,
-                    values=values,
-                    secret_ready=secret_ready,
-                ),
-                opts=child,
-            )
-        else:
-            self.release = QtapRelease(
-                f"{name}-release",
-                QtapReleaseArgs(
-                    namespace=namespace,
-                    chart=settings.chart,
-                    values=values,
-                    secret_ready=secret_ready,
-                ),
-                opts=child,
-            )
-        # -- end delivery --
+        return values
 
-        self.bucket_names = pulumi.Output.all(*(s.bucket_name for s in stores.values()))
-        self.iam_user_names = pulumi.Output.all(
-            *(s.user_name for s in stores.values() if s.user_name is not None)
-        )
-        self.bucket_arns = _by_bucket(by_bucket, lambda s: s.bucket_arn)
-        # Who writes into each bucket: its IAM user, or the agent's role for a keyless store.
-        writers: dict[str, pulumi.Output[str]] = {}
-        for bucket, object_store in by_bucket.items():
-            writer = object_store.user_arn
-            if writer is None and self.identity is not None:
-                writer = self.identity.role_arn
-            if writer is not None:
-                writers[bucket] = writer
-        self.writer_arns = pulumi.Output.all(**writers) if writers else pulumi.Output.from_input({})
+    def _outputs(
+        self, deployment: Deployment, namespace: pulumi.Output[str]
+    ) -> dict[str, pulumi.Output[Any] | None]:
+        storage = self.storage
+        self.bucket_names, self.bucket_arns = storage.bucket_names, storage.bucket_arns
+        self.iam_user_names, self.writer_arns = storage.iam_user_names, storage.writer_arns
+        self.kms_key_id, self.writer_key_version = storage.kms_key_id, storage.writer_key_version
         # No Vault with sealed-secrets: its names are empty.
         no_vault = pulumi.Output.from_input("")
         self.vault_role_name = self.vault.role_name if self.vault else no_vault
         self.vault_policy_name = self.vault.policy_name if self.vault else no_vault
         self.vault_secret_path = self.vault.secret_path if self.vault else no_vault
+        self.vault_kv_mount = pulumi.Output.from_input(
+            self.vault.location.mount if self.vault else ""
+        )
+        self.vault_kv_path = pulumi.Output.from_input(
+            self.vault.location.path if self.vault else ""
+        )
         self.namespace = namespace
-        self.kubernetes_secret = pulumi.Output.from_input(f"{settings.namespace}/{SECRET_NAME}")
+        self.kubernetes_secret = pulumi.Output.from_input(
+            f"{deployment.settings.namespace}/{SECRET_NAME}"
+        )
         self.release_name = self.release.release_name
         self.chart_version = self.release.chart_version
-        self.snapshot_sha256 = pulumi.Output.from_input(snapshot.sha256)
+        self.snapshot_sha256 = pulumi.Output.from_input(deployment.snapshot.sha256)
         self.agent_role_arn = self.identity.role_arn if self.identity else None
         # "" when the snapshot needs no secret (no revision to carry).
         self.secrets_revision_output = (
@@ -280,30 +195,23 @@ class QtapEnvironment(pulumi.ComponentResource):
             if self.secrets_revision is not None
             else pulumi.Output.from_input("")
         )
-        self.register_outputs(
-            {
-                "bucket_names": self.bucket_names,
-                "iam_user_names": self.iam_user_names,
-                "vault_secret_path": self.vault_secret_path,
-                "kubernetes_secret": self.kubernetes_secret,
-                "namespace": self.namespace,
-                "release_name": self.release_name,
-                "chart_version": self.chart_version,
-                "snapshot_sha256": self.snapshot_sha256,
-                **({"agent_role_arn": self.agent_role_arn} if self.agent_role_arn else {}),
-                "bucket_arns": self.bucket_arns,
-                "writer_arns": self.writer_arns,
-                "secrets_revision": self.secrets_revision_output,
-                "vault_role_name": self.vault_role_name,
-                "vault_policy_name": self.vault_policy_name,
-            }
-        )
-
-
-def _by_bucket(
-    stores: Mapping[str, ObjectStore], output: Callable[[ObjectStore], pulumi.Output[str]]
-) -> pulumi.Output[dict[str, str]]:
-    """One output of every store, keyed by its bucket name (known before anything exists)."""
-    if not stores:
-        return pulumi.Output.from_input({})
-    return pulumi.Output.all(**{bucket: output(store) for bucket, store in stores.items()})
+        return {
+            "bucket_names": self.bucket_names,
+            "iam_user_names": self.iam_user_names,
+            "vault_secret_path": self.vault_secret_path,
+            "kubernetes_secret": self.kubernetes_secret,
+            "namespace": self.namespace,
+            "release_name": self.release_name,
+            "chart_version": self.chart_version,
+            "snapshot_sha256": self.snapshot_sha256,
+            **({"agent_role_arn": self.agent_role_arn} if self.agent_role_arn else {}),
+            "bucket_arns": self.bucket_arns,
+            "writer_arns": self.writer_arns,
+            "secrets_revision": self.secrets_revision_output,
+            "vault_role_name": self.vault_role_name,
+            "vault_policy_name": self.vault_policy_name,
+            "vault_kv_mount": self.vault_kv_mount,
+            "vault_kv_path": self.vault_kv_path,
+            "kms_key_id": self.kms_key_id,
+            "writer_key_version": self.writer_key_version,
+        }

@@ -23,7 +23,9 @@ from qtap_gitops.delivery import (
     flux_snapshot_configmap,
     flux_values,
 )
-from qtap_gitops.settings import ChartSettings, FluxSettings
+from qtap_gitops.settings import ChartSettings, FluxDeliverySettings, FluxSettings
+
+from .delivery import DeliveryInputs
 
 
 @dataclass(frozen=True)
@@ -39,8 +41,28 @@ class FluxDeliveryArgs:
 
 
 class FluxDelivery(pulumi.ComponentResource):
+    """`qtap:delivery.mode: flux`."""
+
     release_name: pulumi.Output[str]
     chart_version: pulumi.Output[str]
+
+    @classmethod
+    def for_environment(
+        cls, name: str, inputs: DeliveryInputs, parent: pulumi.Resource
+    ) -> FluxDelivery:
+        settings = inputs.deployment.settings
+        assert isinstance(settings.delivery, FluxDeliverySettings)  # the registry's key
+        return cls(
+            f"{name}-flux",
+            FluxDeliveryArgs(
+                flux=settings.delivery.flux,
+                namespace=inputs.namespace,
+                chart=settings.chart,
+                values=inputs.values,
+                secret_ready=inputs.secret_ready,
+            ),
+            opts=pulumi.ResourceOptions(parent=parent),
+        )
 
     def __init__(
         self, name: str, args: FluxDeliveryArgs, opts: pulumi.ResourceOptions | None = None

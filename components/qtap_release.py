@@ -12,6 +12,8 @@ import pulumi_kubernetes as k8s
 from qtap_gitops.delivery import CHART_NAME, RELEASE_NAME
 from qtap_gitops.settings import ChartSettings
 
+from .delivery import DeliveryInputs
+
 MAX_HISTORY = 10  # enough revisions to roll back, without an unbounded pile of release Secrets
 TIMEOUT_SECONDS = 600
 
@@ -27,8 +29,25 @@ class QtapReleaseArgs:
 
 
 class QtapRelease(pulumi.ComponentResource):
+    """`qtap:delivery.mode: helm`: Pulumi installs the chart itself."""
+
     release_name: pulumi.Output[str]
     chart_version: pulumi.Output[str]
+
+    @classmethod
+    def for_environment(
+        cls, name: str, inputs: DeliveryInputs, parent: pulumi.Resource
+    ) -> QtapRelease:
+        return cls(
+            f"{name}-release",
+            QtapReleaseArgs(
+                namespace=inputs.namespace,
+                chart=inputs.deployment.settings.chart,
+                values=inputs.values,
+                secret_ready=inputs.secret_ready,
+            ),
+            opts=pulumi.ResourceOptions(parent=parent),
+        )
 
     def __init__(
         self, name: str, args: QtapReleaseArgs, opts: pulumi.ResourceOptions | None = None

@@ -14,7 +14,8 @@ from qtap_gitops.bindings import EnvBinding
 from qtap_gitops.release_values import SECRET_NAME
 from qtap_gitops.settings import VaultSettings
 
-from .vault_secrets import TOKEN_AUDIENCE
+from .urns import NAMESPACE_TYPE, ResourcePath
+from .vault_secrets import TOKEN_AUDIENCE, KvSecret
 
 ESO_API_VERSION = "external-secrets.io/v1"
 SECRET_STORE_NAME = "qtap-vault"
@@ -40,21 +41,31 @@ class SecretSyncArgs:
     """The KV v2 version Pulumi just wrote (VaultSecrets.kv_version). Pinned in every
     remoteRef, so a rotation changes the ExternalSecret's spec: ESO re-reads Vault at once
     (not at the next refreshInterval) and reads exactly that version."""
+    secret: KvSecret | None = None
+    """Where the secret is (a fleet member: its owner's); None: `vault.kv_mount`/`vault.path`."""
 
 
 class SecretSync(pulumi.ComponentResource):
+    TYPE = "qtap:kubernetes:SecretSync"
+
     namespace_name: pulumi.Output[str]
     secret_name: pulumi.Output[str]
     kv_version: pulumi.Output[str | None]
 
+    @classmethod
+    def namespace_location(cls, name: str) -> ResourcePath:
+        """Where the Namespace of the component `name` is, below the component's parent."""
+        return ((cls.TYPE, name), (NAMESPACE_TYPE, f"{name}-namespace"))
+
     def __init__(
         self, name: str, args: SecretSyncArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__("qtap:kubernetes:SecretSync", name, None, opts)
+        super().__init__(self.TYPE, name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
 
+        (_, (_, namespace_name)) = self.namespace_location(name)
         self.namespace = k8s.core.v1.Namespace(
-            f"{name}-namespace",
+            namespace_name,
             metadata={
                 "name": args.namespace,
                 "labels": {**MANAGED_BY, **PRIVILEGED},
@@ -72,10 +83,11 @@ class SecretSync(pulumi.ComponentResource):
         )
 
         vault = args.vault
+        secret = args.secret or KvSecret(vault.kv_mount, vault.path)
         provider: dict[str, object] = {
             "server": vault.address,
             # The KV mount; ESO appends data/ itself for version v2.
-            "path": vault.kv_mount,
+            "path": secret.mount,
             "version": "v2",
             "auth": {
                 "kubernetes": {
@@ -118,7 +130,7 @@ class SecretSync(pulumi.ComponentResource):
                     {
                         "secretKey": binding.name,
                         "remoteRef": _remote_ref(
-                            vault.path, binding.vault_property, args.kv_version
+                            secret.path, binding.vault_property, args.kv_version
                         ),
                     }
                     for binding in args.bindings
@@ -138,7 +150,7 @@ class SecretSync(pulumi.ComponentResource):
 
 
 def _remote_ref(
-    key: str, vault_property: str, kv_version: pulumi.Input[str] | None
+    key: pulumi.Input[str], vault_property: str, kv_version: pulumi.Input[str] | None
 ) -> dict[str, pulumi.Input[str]]:
     ref: dict[str, pulumi.Input[str]] = {"key": key, "property": vault_property}
     if kv_version is not None:

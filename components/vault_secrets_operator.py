@@ -19,7 +19,7 @@ from qtap_gitops.release_values import SECRET_NAME
 from qtap_gitops.settings import VaultSettings
 
 from .secret_sync import MANAGED_BY, SERVICE_ACCOUNT_NAME
-from .vault_secrets import TOKEN_AUDIENCE
+from .vault_secrets import TOKEN_AUDIENCE, KvSecret
 
 VSO_API_VERSION = "secrets.hashicorp.com/v1beta1"
 CONNECTION_NAME = "qtap-vault"
@@ -50,6 +50,8 @@ class VaultSecretsOperatorArgs:
     """The agent's DaemonSet (the chart's fullnameOverride), restarted on a new secret."""
     service_account: str = SERVICE_ACCOUNT_NAME
     """The ServiceAccount the Vault role binds; VSO requests its token to log in."""
+    secret: KvSecret | None = None
+    """Where the secret is (a fleet member: its owner's); None: `vault.kv_mount`/`vault.path`."""
 
 
 class VaultSecretsOperator(pulumi.ComponentResource):
@@ -63,6 +65,7 @@ class VaultSecretsOperator(pulumi.ComponentResource):
         super().__init__("qtap:kubernetes:VaultSecretsOperator", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         vault = args.vault
+        secret = args.secret or KvSecret(vault.kv_mount, vault.path)
 
         # Only VSO uses this ServiceAccount (through the TokenRequest API); no pod runs as it.
         self.service_account = k8s.core.v1.ServiceAccount(
@@ -136,8 +139,8 @@ class VaultSecretsOperator(pulumi.ComponentResource):
                 "vaultAuthRef": AUTH_NAME,
                 "type": "kv-v2",
                 # The KV mount and the secret's path in it; VSO adds data/ itself.
-                "mount": vault.kv_mount,
-                "path": vault.path,
+                "mount": secret.mount,
+                "path": secret.path,
                 "version": args.kv_version,
                 "refreshAfter": REFRESH_AFTER,
                 # The default, said here: rolloutRestartTargets act on an HMAC change.

@@ -38,6 +38,9 @@ class WorkloadIdentityArgs:
     cluster_name: str | None = None
     """Pod Identity: the EKS cluster of the association."""
     tags: Mapping[str, str] = field(default_factory=dict)
+    policy: pulumi.Input[str] | None = None
+    """The role's policy document (JSON); None: PutObject on `buckets` with `kms_key_id`. A
+    fleet member's is built from its owner's exported bucket ARNs and KMS key."""
 
 
 class WorkloadIdentity(pulumi.ComponentResource):
@@ -79,7 +82,9 @@ class WorkloadIdentity(pulumi.ComponentResource):
             f"{name}-policy",
             role=self.role.name,
             name="qtap-put-object",
-            policy=to_json(role_writer_policy(args.buckets, args.kms_key_id)),
+            policy=args.policy
+            if args.policy is not None
+            else to_json(role_writer_policy(args.buckets, args.kms_key_id)),
             opts=child,
         )
         self.ready = [self.role_policy]

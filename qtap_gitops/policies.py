@@ -162,7 +162,17 @@ def to_json(document: dict[str, Any]) -> str:
 
 
 def vault_read_policy(vault: VaultSettings) -> str:
-    """HCL granting `read` on the one KV v2 secret.
+    """HCL granting `read` on the stack's one KV v2 secret (see `vault_read_policy_at`)."""
+    return vault_read_policy_at(vault.data_path)
+
+
+def kv2_data_path(kv_mount: str, path: str) -> str:
+    """The KV v2 API path of the secret `path` in `kv_mount` (`secret/data/qpoint/qtap`)."""
+    return f"{kv_mount}/data/{path}"
+
+
+def vault_read_policy_at(data_path: str) -> str:
+    """HCL granting `read` on the one KV v2 secret at `data_path`.
 
     KV v2 ACL paths carry the `data/` segment; a v1-style path on the bare secret path grants
     nothing. ESO's plain `remoteRef` reads need only `read` on `data/`; token self-lookup comes
@@ -170,7 +180,7 @@ def vault_read_policy(vault: VaultSettings) -> str:
     """
     return (
         f"# Read-only access for External Secrets Operator to the Qtap agent's secret.\n"
-        f'path "{vault.data_path}" {{\n'
+        f'path "{data_path}" {{\n'
         f'  capabilities = ["read"]\n'
         f"}}\n"
     )

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import base64
 import contextvars
+import gc
 import hashlib
 import logging
 import os
 import runpy
 import sys
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +33,8 @@ from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
 PROJECT = "qtap"
+# The organization of stacks in the Pulumi Cloud: the DIY backends name it `organization`.
+ORGANIZATION = "organization"
 
 _SIG = "4dabf18193072939515e22adb298388d"
 _SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
@@ -66,6 +70,17 @@ def _decode(value: Any) -> Any:
         return int(value)
     if value == _UNKNOWN:
         return Unknown()
+    return value
+
+
+def _encode(value: Any) -> Any:
+    """`value` as the engine sends it: a `Secret` as the RPC's secret wrapper."""
+    if isinstance(value, Secret):
+        return {_SIG: _SECRET_SIG, "value": _encode(value.value)}
+    if isinstance(value, dict):
+        return {k: _encode(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_encode(v) for v in value]
     return value
 
 
@@ -144,6 +159,11 @@ class FakeCloud(pulumi_mocks.Mocks):
 
     `secret_values` lets a test choose the values of generated credentials (sentinels), which
     the hygiene tests then hunt for in everything that should not contain them.
+
+    `stack_outputs` are the outputs of other stacks, by fully qualified name
+    (`<org>/<project>/<stack>`), for the program's `pulumi.StackReference`s; a value wrapped
+    in `Secret` is a secret output. A reference to a stack not listed fails, as the engine
+    fails for a stack that does not exist.
     """
 
     def __init__(
@@ -152,6 +172,7 @@ class FakeCloud(pulumi_mocks.Mocks):
         secret_access_key: Callable[[str], str] | None = None,
         *,
         preview: bool = False,
+        stack_outputs: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
         # In a preview, what a provider only learns on creation (a new key's id and secret)
         # is unknown; leaving it out of the answer makes the engine treat it so.
@@ -165,11 +186,14 @@ class FakeCloud(pulumi_mocks.Mocks):
         # Vault KV v2 bumps a secret's version on every write of new data; one FakeCloud used
         # for several runs remembers what it holds, like the real Vault between two `pulumi up`.
         self.kv_secrets: dict[str, tuple[Any, int]] = {}
+        self.stack_outputs = dict(stack_outputs or {})
 
     def new_resource(
         self, args: pulumi_mocks.MockResourceArgs
     ) -> tuple[str | None, dict[str, Any]]:
         inputs = dict(args.inputs)
+        if args.typ == "pulumi:pulumi:StackReference":
+            return self._stack_reference(args.resource_id or inputs.get("name") or args.name)
         if args.typ == "aws:s3/bucket:Bucket":
             bucket = inputs.get("bucket", args.name)
             return bucket, {**inputs, "arn": f"arn:aws:s3:::{bucket}", "bucket": bucket}
@@ -219,6 +243,21 @@ class FakeCloud(pulumi_mocks.Mocks):
             }
         # -- end secrets backends
         return f"{args.name}-id", inputs
+
+    def _stack_reference(self, name: str) -> tuple[str, dict[str, Any]]:
+        """The state the engine's built-in provider reads for a StackReference: the stack's
+        `outputs` (secret ones as secrets) and `secretOutputNames` (pulumi/stack_reference.py
+        reads these properties; pulumi/pulumi pkg/resource/deploy/builtins.go writes them)."""
+        if name not in self.stack_outputs:
+            known = ", ".join(sorted(self.stack_outputs)) or "none"
+            raise ValueError(f"unknown stack {name!r} (stack outputs given for: {known})")
+        outputs = self.stack_outputs[name]
+        secret_names = sorted(key for key, value in outputs.items() if isinstance(value, Secret))
+        return name, {
+            "name": name,
+            "outputs": {key: _encode(value) for key, value in outputs.items()},
+            "secretOutputNames": secret_names,
+        }
 
     def call(
         self, args: pulumi_mocks.MockCallArgs
@@ -348,7 +387,13 @@ def _run(
     monitor = RecordingMonitor(cloud)
     pulumi_settings.ROOT.set(None)
     pulumi.runtime.set_mocks(
-        cloud, project=PROJECT, stack=stack, preview=preview, logger=logger, monitor=monitor
+        cloud,
+        project=PROJECT,
+        stack=stack,
+        preview=preview,
+        logger=logger,
+        monitor=monitor,
+        organization=ORGANIZATION,
     )
     pulumi.runtime.set_all_config(config, sorted(secret_keys))
     pulumi_settings.SETTINGS.rpc_manager.clear()
@@ -366,5 +411,27 @@ def _run(
             run.outputs[name] = _sync_await(_resolve(value))
     except Exception as error:  # noqa: BLE001 (the caller decides how to report it)
         run.error = error
+        _discard_leftovers()
     run.registrations = list(monitor.registrations)
     return run
+
+
+def _discard_leftovers() -> None:
+    """Forget the output tasks a failed run left behind.
+
+    The SDK tracks every apply's task in `SETTINGS.outputs` and awaits them all when a program
+    succeeds; after the first failed RPC it stops, and the mock settings do not give each run
+    its own set (it is the property's shared default): the next run in this process would
+    await them and fail with this run's error."""
+    leftovers = list(pulumi_settings.SETTINGS.outputs)
+    pulumi_settings.SETTINGS.outputs.clear()
+    for task in leftovers:
+        if not task.done():
+            task.cancel()
+        elif not task.cancelled():
+            task.exception()  # retrieved: it belongs to the failed run, which reports its own
+    # Coroutines the SDK created and the failed run never awaited (a StackReference's secret
+    # name lookups) warn when collected; collect them now, as part of the run that left them.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "coroutine .* was never awaited", RuntimeWarning)
+        gc.collect()

@@ -184,8 +184,19 @@ def test_exports_name_everything_and_hold_no_secret(runs, stack):
         "vaultRole",
         "vaultPolicy",
         "secretsRevision",
+        # What a fleet member reads of its owner (README "Fleets").
+        "kmsKeyId",
+        "vaultKvMount",
+        "vaultKvPath",
+        "writerKeyVersion",
     }
     assert outputs["buckets"] == [f"acme-qtap-{stack}-payloads"]
+    kms = "arn:aws:kms:us-west-2:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    assert outputs["kmsKeyId"] == (kms if stack == "prod" else "")
+    path = "qpoint/qtap-prod" if stack == "prod" else "qpoint/qtap"
+    assert (outputs["vaultKvMount"], outputs["vaultKvPath"]) == ("secret", path)
+    assert outputs["vaultSecretPath"] == f"secret/{path}"
+    assert outputs["writerKeyVersion"] == 1
     bucket = f"acme-qtap-{stack}-payloads"
     assert outputs["bucketArns"] == {bucket: f"arn:aws:s3:::{bucket}"}
     assert outputs["writerArns"][bucket].startswith("arn:aws:iam::123456789012:user/qtap/")
