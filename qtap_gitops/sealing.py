@@ -128,13 +128,8 @@ def _framing_problem(pem: str) -> tuple[str, int] | None:
     return None
 
 
-def _key_problem(key: object) -> str | None:
-    """What makes `key` unusable for sealing: not RSA, its size, its exponent."""
-    if not isinstance(key, rsa.RSAPublicKey):
-        return (
-            f"holds a {type(key).__name__.removeprefix('_')} key; the Sealed Secrets controller "
-            "seals with RSA-OAEP, so its certificate must hold an RSA key"
-        )
+def _key_problem(key: rsa.RSAPublicKey) -> str | None:
+    """What makes an RSA key unusable for sealing: its size, its exponent."""
     if key.key_size < MIN_RSA_BITS:
         return f"holds a {key.key_size}-bit RSA key; at least {MIN_RSA_BITS} bits needed"
     if key.key_size > MAX_RSA_BITS:
@@ -169,6 +164,13 @@ def _inspect(pem: str, moment: datetime.datetime) -> tuple[str, str, int | None]
     except _PARSE_ERRORS as error:
         # The message names what is wrong; `cryptography`'s texts never hold key material.
         return f"is not a readable X.509 certificate ({error})", fetch, None
+    if not isinstance(key, rsa.RSAPublicKey):
+        return (
+            f"holds a {type(key).__name__.removeprefix('_')} key; the Sealed Secrets controller "
+            "seals with RSA-OAEP, so its certificate must hold an RSA key",
+            fetch,
+            None,
+        )
     wrong_key = _key_problem(key)
     if wrong_key is not None:
         return wrong_key, fetch, None
