@@ -26,9 +26,8 @@ from typing import Any
 import pulumi
 from google.protobuf import json_format
 from pulumi.runtime import mocks as pulumi_mocks
-from pulumi.runtime import settings as pulumi_settings
-from pulumi.runtime.stack import run_pulumi_func
-from pulumi.runtime.sync_await import _sync_await
+
+from .pulumi_adapter import resolve, run_under_mocks, stack_exports
 
 PROJECT = "qtap"
 
@@ -346,12 +345,12 @@ def _run(
     logger.addHandler(_LogCollector(run.logs))
 
     monitor = RecordingMonitor(cloud)
-    pulumi_settings.ROOT.set(None)
+    # A fresh context (run_pulumi) has no root stack yet: set_mocks makes one, and installs new
+    # settings with their own RPC manager, so nothing of an earlier run is shared.
     pulumi.runtime.set_mocks(
         cloud, project=PROJECT, stack=stack, preview=preview, logger=logger, monitor=monitor
     )
     pulumi.runtime.set_all_config(config, sorted(secret_keys))
-    pulumi_settings.SETTINGS.rpc_manager.clear()
 
     returned: dict[str, Any] = {}
 
@@ -359,11 +358,9 @@ def _run(
         returned.update(body() or {})
 
     try:
-        _sync_await(run_pulumi_func(program))
-        root = pulumi_settings.get_root_resource()
-        exports = dict(getattr(root, "outputs", {}) or {})
-        for name, value in {**exports, **returned}.items():
-            run.outputs[name] = _sync_await(_resolve(value))
+        run_under_mocks(program)
+        for name, value in {**stack_exports(), **returned}.items():
+            run.outputs[name] = resolve(_resolve(value))
     except Exception as error:  # noqa: BLE001 (the caller decides how to report it)
         run.error = error
     run.registrations = list(monitor.registrations)
