@@ -19,12 +19,9 @@ from __future__ import annotations
 
 import base64
 import binascii
-import io
 import os
 import sys
 from typing import Any, TextIO
-
-from ruamel.yaml import YAML
 
 from qtap_gitops.deployment import check_deployment
 from qtap_gitops.problems import format_problems
@@ -40,6 +37,7 @@ from qtap_gitops.sealing import (
 from qtap_gitops.stackfile import Project, load_stack_config
 from qtap_gitops.yamlsource import parse_yaml
 
+from . import yaml_out
 from .escape import terminal_line
 from .project_files import WriteRefusedError, relative_inside, write_inside
 
@@ -169,12 +167,8 @@ def seal_manifest(
         encrypted_data=encrypted,
         labels=LABELS,
     )
-    out = io.StringIO()
-    dumper = YAML(typ="safe")
-    dumper.default_flow_style = False
-    dumper.width = 1 << 16  # one base64 value per line, never folded
-    dumper.dump(manifest, out)
-    return out.getvalue(), key is not None
+    # Keys sorted; one base64 value per line, never folded.
+    return yaml_out.dump(manifest, width=1 << 16, sort_keys=True), key is not None
 
 
 def write_output(project: Project, output: str, text: str) -> str | None:
