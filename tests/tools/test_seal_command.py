@@ -16,7 +16,7 @@ from qtap_gitops.release_values import SECRET_NAME
 from qtap_gitops.settings import SealedSecretsScope
 from qtapctl import project_files
 from tests.backends import SEALED, backend_project
-from tests.sealing_keys import certificate_pem, controller_key, unseal
+from tests.sealing_keys import certificate_pem, controller_key, unseal, with_rsa_public_numbers
 from tests.tools.cli import Run, qtapctl, qtapctl_inprocess
 
 VALUES = {
@@ -243,3 +243,15 @@ def test_a_failed_write_leaves_the_old_file_and_no_partial_one(project_copy, cer
     monkeypatch.undo()
     assert seal_to(project_copy, str(target), cert).status == 0
     assert stat.S_IMODE(target.stat().st_mode) == 0o640  # the replaced file's mode is kept
+
+
+def test_an_rsa_exponent_of_one_in_the_stack_is_a_message_for_every_command(tmp_path):
+    # Before, `certificate.public_key()` raised outside the check: a traceback in every command.
+    pem = with_rsa_public_numbers(controller_key().certificate_pem, e=1)
+    project = backend_project(tmp_path / "p", "dev", SEALED, certificate=pem)
+    for command in (["check", "dev"], ["plan", "dev"], ["seal", "dev", "--values", "-"]):
+        run = qtapctl_inprocess("--project-dir", str(project), *command, stdin=b"")
+        assert run.status == 1, (command, run.output)
+        assert "[sealing-certificate]" in run.output, (command, run.output)
+        assert "is not a readable X.509 certificate" in run.output
+        assert "Traceback" not in run.output
