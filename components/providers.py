@@ -9,7 +9,11 @@ inherited by every child; the AWS provider of each bucket's region through its a
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import os
+import secrets
+import stat
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,19 +49,88 @@ class StackProviders:
         return found
 
 
+class VaultCaFileError(pulumi.RunError):
+    """The CA file cannot be written safely; Pulumi prints the message without a traceback."""
+
+
+def _private_directory() -> tuple[Path, int]:
+    """This user's 0700 directory under the temporary directory, and a descriptor of it.
+
+    The temporary directory is shared with every user of the machine: another user could
+    plant the CA file's path in advance (a symlink to a file of ours, or a file with another
+    CA that the Vault provider would then trust). So the file lives in a directory that only
+    this user can write, checked on the opened descriptor (not a symlink, owned by us, mode
+    0700), and is never taken over from anyone else."""
+    directory = Path(tempfile.gettempdir()) / f"qtap-gitops-{os.getuid()}"
+    fix = f"remove {directory} (or set TMPDIR to a directory only you can write) and run again"
+    with contextlib.suppress(FileExistsError):
+        os.mkdir(directory, 0o700)
+    try:
+        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError as error:
+        raise VaultCaFileError(
+            f"cannot use {directory} for the Vault CA file ({error.strerror}: a symlink or not "
+            f"a directory); fix: {fix}"
+        ) from None
+    info = os.fstat(fd)
+    if info.st_uid != os.getuid() or stat.S_IMODE(info.st_mode) != 0o700:
+        os.close(fd)
+        raise VaultCaFileError(
+            f"{directory} is not a directory only this user can write (owner uid "
+            f"{info.st_uid}, mode {stat.S_IMODE(info.st_mode):o}); the Vault CA file is not "
+            f"written there; fix: {fix}"
+        )
+    return directory, fd
+
+
+def _holds(directory: int, name: str, data: bytes) -> bool:
+    """True when `name` is a regular file of ours (not a symlink) holding exactly `data`."""
+    try:
+        fd = os.open(
+            name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=directory
+        )
+    except OSError:
+        return False  # missing, or a symlink (ELOOP): written anew
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(handle.fileno())
+        if not stat.S_ISREG(info.st_mode) or info.st_uid != os.getuid():
+            return False
+        return handle.read(len(data) + 1) == data
+
+
 def vault_ca_file(ca_bundle: str) -> str:
     """A file holding `ca_bundle`, for the Vault provider.
 
-    pulumi_vault.Provider takes a CA only as a path (`ca_cert_file`/`ca_cert_dir`), not as PEM
-    text. The path is derived from the content, so it is the same on every run and machine
-    that has the same temporary directory, and the provider's configuration does not change
-    between runs. A CA certificate is public; writing it out reveals nothing.
+    pulumi_vault.Provider (7.x, terraform-provider-vault's provider block) takes a CA only as a
+    path (`ca_cert_file`/`ca_cert_dir`), not as PEM text. The path is derived from the content,
+    so it is the same on every run, and the provider's configuration does not change between
+    runs. A CA certificate is public; what matters is that nobody else can choose which CA the
+    provider trusts: the file is in this user's 0700 directory (`_private_directory`), reused
+    only when it is our own regular file with exactly this content, else written anew with
+    `O_CREAT|O_EXCL|O_NOFOLLOW` under a fresh name and renamed over the path.
     """
-    digest = hashlib.sha256(ca_bundle.encode()).hexdigest()[:16]
-    path = Path(tempfile.gettempdir()) / f"qtap-vault-ca-{digest}.pem"
-    if not path.is_file() or path.read_text(encoding="utf-8") != ca_bundle:
-        path.write_text(ca_bundle, encoding="utf-8")
-    return str(path)
+    data = ca_bundle.encode()
+    name = f"qtap-vault-ca-{hashlib.sha256(data).hexdigest()[:16]}.pem"
+    directory, fd = _private_directory()
+    try:
+        if not _holds(fd, name, data):
+            temporary = f".{name}.{secrets.token_hex(8)}.tmp"
+            out = os.open(
+                temporary,
+                os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                0o600,
+                dir_fd=fd,
+            )
+            try:
+                with os.fdopen(out, "wb") as handle:
+                    handle.write(data)
+                os.replace(temporary, name, src_dir_fd=fd, dst_dir_fd=fd)
+            finally:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(temporary, dir_fd=fd)
+    finally:
+        os.close(fd)
+    return str(directory / name)
 
 
 def build_providers(

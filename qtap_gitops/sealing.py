@@ -27,11 +27,13 @@ import datetime
 import hashlib
 import hmac
 import os
+import re
 import struct
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -79,8 +81,122 @@ class SealingCertificate:
     """sha256 of the public key (DER SubjectPublicKeyInfo): a new controller key changes it."""
 
 
-def _load(pem: str) -> x509.Certificate:
-    return x509.load_pem_x509_certificate(pem.encode())
+# kubeseal's controller makes keys with exponent 65537 (Go's rsa.GenerateKey); any other
+# exponent is refused, and the modulus is bounded, so sealing (m^e mod n) and the check stay
+# well under a second for any certificate a pull request commits.
+RSA_EXPONENT = 65537
+MAX_RSA_BITS = 8192
+# Bounds the work of parsing a pasted certificate; the controller's is under 2 KiB.
+MAX_PEM_CHARS = 64 * 1024
+_PEM_BLOCK = re.compile(r"-----BEGIN ([A-Z0-9 ]{1,40})-----[A-Za-z0-9+/=\s]*?-----END \1-----")
+_PRIVATE_KEY = re.compile(r"-----BEGIN [A-Z0-9 ]{0,40}PRIVATE KEY-----")
+# Exceptions `cryptography` raises on a malformed certificate: all become a Problem.
+_PARSE_ERRORS = (
+    ValueError,
+    TypeError,
+    UnsupportedAlgorithm,
+    x509.DuplicateExtension,
+    x509.UnsupportedGeneralNameType,
+)
+
+
+def _framing_problem(pem: str) -> tuple[str, int] | None:
+    """(what is wrong, 1-based line in `pem`) when the text is not exactly one PEM certificate.
+
+    `cryptography` reads the first CERTIFICATE block and ignores the rest, so a private key
+    pasted along (which must never be committed) or trailing text would pass unseen."""
+    if len(pem) > MAX_PEM_CHARS:
+        return f"is {len(pem)} characters long; a certificate is a few KiB", 1
+    private = _PRIVATE_KEY.search(pem)
+    if private is not None:
+        return (
+            "also holds a private key (not shown); only the controller may hold it, and a "
+            "private key must never be committed",
+            pem.count("\n", 0, private.start()) + 1,
+        )
+    blocks = list(_PEM_BLOCK.finditer(pem))
+    if not blocks or blocks[0].group(1) != "CERTIFICATE":
+        return None  # not PEM at all: the parser below says what it is
+    if len(blocks) > 1:
+        line = pem.count("\n", 0, blocks[1].start()) + 1
+        return f"holds {len(blocks)} PEM blocks; the controller's certificate is one", line
+    before, after = pem[: blocks[0].start()], pem[blocks[0].end() :]
+    if before.strip() or after.strip():
+        offset = blocks[0].end() if after.strip() else 0
+        stray = offset + len(pem[offset:]) - len(pem[offset:].lstrip())
+        return "has text before or after the certificate", pem.count("\n", 0, stray) + 1
+    return None
+
+
+def _key_problem(key: rsa.RSAPublicKey) -> str | None:
+    """What makes an RSA key unusable for sealing: its size, its exponent."""
+    if key.key_size < MIN_RSA_BITS:
+        return f"holds a {key.key_size}-bit RSA key; at least {MIN_RSA_BITS} bits needed"
+    if key.key_size > MAX_RSA_BITS:
+        return f"holds a {key.key_size}-bit RSA key; at most {MAX_RSA_BITS} bits"
+    exponent = key.public_numbers().e
+    if exponent != RSA_EXPONENT:
+        shown = exponent if exponent.bit_length() <= 64 else f"a {exponent.bit_length()}-bit"
+        return (
+            f"holds an RSA key with public exponent {shown}; the controller's keys use "
+            f"{RSA_EXPONENT}"
+        )
+    return None
+
+
+def _inspect(pem: str, moment: datetime.datetime) -> tuple[str, str, int | None] | rsa.RSAPublicKey:
+    """The certificate's RSA key, or (what is wrong, its fix, line in `pem`). Every
+    `cryptography` call on the hostile text happens here, inside the error handling."""
+    fetch = "paste the controller's current certificate: kubeseal --fetch-cert"
+    framing = _framing_problem(pem)
+    if framing is not None:
+        return framing[0], "paste only the output of kubeseal --fetch-cert", framing[1]
+    try:
+        certificate = x509.load_pem_x509_certificate(pem.encode())
+        key = certificate.public_key()
+        try:
+            usage: x509.KeyUsage | None = certificate.extensions.get_extension_for_class(
+                x509.KeyUsage
+            ).value
+        except x509.ExtensionNotFound:
+            usage = None
+        not_after, not_before = certificate.not_valid_after_utc, certificate.not_valid_before_utc
+    except _PARSE_ERRORS as error:
+        # The message names what is wrong; `cryptography`'s texts never hold key material.
+        return f"is not a readable X.509 certificate ({error})", fetch, None
+    if not isinstance(key, rsa.RSAPublicKey):
+        return (
+            f"holds a {type(key).__name__.removeprefix('_')} key; the Sealed Secrets controller "
+            "seals with RSA-OAEP, so its certificate must hold an RSA key",
+            fetch,
+            None,
+        )
+    wrong_key = _key_problem(key)
+    if wrong_key is not None:
+        return wrong_key, fetch, None
+    # RFC 5280 4.2.1.3: an RSA key that wraps session keys needs keyEncipherment when the
+    # certificate restricts its usage at all.
+    if usage is not None and not usage.key_encipherment:
+        return (
+            "restricts its key to uses without keyEncipherment; it may not encrypt the session "
+            "keys that sealing wraps",
+            fetch,
+            None,
+        )
+    if not_after < moment:
+        return (
+            f"expired on {not_after:%Y-%m-%d %H:%M} UTC; the controller has renewed its sealing "
+            "key since",
+            fetch,
+            None,
+        )
+    if not_before > moment:
+        return (
+            f"is not valid before {not_before:%Y-%m-%d %H:%M} UTC",
+            "check the clock of this machine, or paste the certificate the controller uses now",
+            None,
+        )
+    return key
 
 
 def certificate_problems(
@@ -91,62 +207,41 @@ def certificate_problems(
     now: datetime.datetime | None = None,
     setting: str = CERTIFICATE_KEY,
 ) -> list[Problem]:
-    """Why the controller's certificate cannot seal: unreadable, not RSA, a key too small,
-    expired or not yet valid (kubeseal refuses an expired certificate too). `setting` is the
-    key that holds it ("" for a certificate file)."""
-    line, column = position_of(positions or {}, setting) if setting else (None, None)
-    fetch = "paste the controller's current certificate: kubeseal --fetch-cert"
-
-    def problem(message: str, fix: str = fetch) -> list[Problem]:
-        return [
-            Problem(
-                severity=Severity.ERROR,
-                code="sealing-certificate",
-                file=source,
-                line=line,
-                column=column,
-                yaml_path=setting,
-                message=message,
-                fix=fix,
-            )
-        ]
-
-    try:
-        certificate = _load(pem)
-    except ValueError as error:
-        return problem(f"is not a readable X.509 certificate ({error})")
-    key = certificate.public_key()
-    if not isinstance(key, rsa.RSAPublicKey):
-        return problem(
-            f"holds a {type(key).__name__.removeprefix('_')} key; the Sealed Secrets controller "
-            "seals with RSA-OAEP, so its certificate must hold an RSA key",
+    """Why the controller's certificate cannot seal: unreadable, not exactly one certificate (a
+    private key or stray text along), not RSA, a key too small or too large, an exponent other
+    than 65537, a key usage without keyEncipherment, expired or not yet valid (kubeseal refuses
+    an expired certificate too). `setting` is the key that holds it ("" for a certificate
+    file, where a stray block or text is placed at its line)."""
+    found = _inspect(pem, now or datetime.datetime.now(datetime.UTC))
+    if isinstance(found, rsa.RSAPublicKey):
+        return []
+    message, fix, line_in_pem = found
+    if setting:
+        line, column = position_of(positions or {}, setting)
+    else:
+        line, column = line_in_pem, (None if line_in_pem is None else 1)
+    return [
+        Problem(
+            severity=Severity.ERROR,
+            code="sealing-certificate",
+            file=source,
+            line=line,
+            column=column,
+            yaml_path=setting,
+            message=message,
+            fix=fix,
         )
-    if key.key_size < MIN_RSA_BITS:
-        return problem(f"holds a {key.key_size}-bit RSA key; at least {MIN_RSA_BITS} bits needed")
-    moment = now or datetime.datetime.now(datetime.UTC)
-    if certificate.not_valid_after_utc < moment:
-        return problem(
-            f"expired on {certificate.not_valid_after_utc:%Y-%m-%d %H:%M} UTC; the controller has "
-            "renewed its sealing key since",
-        )
-    if certificate.not_valid_before_utc > moment:
-        return problem(
-            f"is not valid before {certificate.not_valid_before_utc:%Y-%m-%d %H:%M} UTC",
-            "check the clock of this machine, or paste the certificate the controller uses now",
-        )
-    return []
+    ]
 
 
 def load_certificate(pem: str, *, now: datetime.datetime | None = None) -> SealingCertificate:
-    problems = certificate_problems(pem, source="certificate", now=now)
-    if problems:
-        raise SealingError(f"the sealing certificate {problems[0].message}")
-    key = _load(pem).public_key()
-    assert isinstance(key, rsa.RSAPublicKey)
-    der = key.public_bytes(
+    found = _inspect(pem, now or datetime.datetime.now(datetime.UTC))
+    if not isinstance(found, rsa.RSAPublicKey):
+        raise SealingError(f"the sealing certificate {found[0]}")
+    der = found.public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
-    return SealingCertificate(key, hashlib.sha256(der).digest())
+    return SealingCertificate(found, hashlib.sha256(der).digest())
 
 
 # Deterministic hybrid encryption.

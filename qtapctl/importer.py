@@ -7,8 +7,9 @@ byte, and only that file:
 
 - the path is `qtap:snapshot`, which must be a `.yaml` file inside the project, reached without
   a symlink, outside `.git/` and `.github/`, and not a Pulumi settings file (qtap_gitops.paths);
-- the file keeps its mode; the replacement is atomic (a temporary file in the project directory,
-  hidden, removed on any exit, then `rename`), so `snapshots/` never holds anything else;
+- the file keeps its mode; the replacement is atomic (a hidden temporary file beside it, removed
+  on any exit, then `rename`), and no directory on the way may be a symlink even if one appears
+  after the check (qtapctl/project_files.py, shared with `seal --output`);
 - imports of one project are serialized by an exclusive lock on the project directory itself
   (no lock file), and the snapshot is compared with what was read before replacing it: if
   another process changed it meanwhile, the import is refused instead of overwriting that.
@@ -20,11 +21,10 @@ import errno
 import fcntl
 import os
 import stat
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TextIO
 
 from qtap_gitops.esc import PROVIDED_CODE
@@ -36,6 +36,7 @@ from qtap_gitops.yamldiff import Change, diff_yaml, show
 
 from .check import Replacement, check_project, problems_block
 from .escape import terminal_line
+from .project_files import WriteRefusedError, write_inside
 from .signals import exit_cleanly_on_signals
 
 TEMPORARY_PREFIX = ".qtap-import-"
@@ -97,32 +98,16 @@ def _project_lock(directory: Path) -> Iterator[None]:
         os.close(fd)  # closing the descriptor releases the lock
 
 
-def _default_mode() -> int:
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
-def _replace(project_dir: Path, target: Path, data: bytes, observed: Observed) -> None:
-    """Write `data` to `target` unless the file changed since `observed`; atomic."""
-    current = _observe(target)
+def _replace(project_dir: Path, relative: str, data: bytes, observed: Observed) -> None:
+    """Write `data` to the snapshot unless the file changed since `observed`; atomic, with
+    no symlink on the way (qtapctl/project_files.py)."""
+    current = _observe(project_dir / relative)
     if current.identity != observed.identity or current.data != observed.data:
         raise ImportRefusedError(CHANGED_MEANWHILE)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    # Hidden, in the project directory (the same filesystem as the snapshot, so the rename is
-    # atomic), removed whatever happens: never a stray file beside the snapshot.
-    fd, temporary = tempfile.mkstemp(dir=project_dir, prefix=TEMPORARY_PREFIX, suffix=".tmp")
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fchmod(
-                handle.fileno(), observed.mode if observed.mode is not None else _default_mode()
-            )
-            os.fsync(handle.fileno())
-        os.replace(temporary, target)
-    finally:
-        Path(temporary).unlink(missing_ok=True)
+        write_inside(project_dir, PurePosixPath(relative), data, prefix=TEMPORARY_PREFIX)
+    except WriteRefusedError as error:
+        raise ImportRefusedError(str(error)) from None
 
 
 def _refuse(out: TextIO, problems: list[Problem], why: str) -> int:
@@ -183,7 +168,7 @@ def import_snapshot(
 
     try:
         with exit_cleanly_on_signals(), _project_lock(project.directory):
-            _replace(project.directory, target, raw, observed)
+            _replace(project.directory.resolve(), relative, raw, observed)
     except ImportRefusedError as error:
         return _refuse(out, [], f"{error}; {unchanged}")
     except OSError as error:

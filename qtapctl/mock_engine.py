@@ -13,13 +13,11 @@ from __future__ import annotations
 
 import base64
 import contextvars
-import gc
 import hashlib
 import logging
 import os
 import runpy
 import sys
-import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,9 +26,8 @@ from typing import Any
 import pulumi
 from google.protobuf import json_format
 from pulumi.runtime import mocks as pulumi_mocks
-from pulumi.runtime import settings as pulumi_settings
-from pulumi.runtime.stack import run_pulumi_func
-from pulumi.runtime.sync_await import _sync_await
+
+from .pulumi_adapter import discard_pending_outputs, resolve, run_under_mocks, stack_exports
 
 PROJECT = "qtap"
 # The organization of stacks in the Pulumi Cloud: the DIY backends name it `organization`.
@@ -385,7 +382,8 @@ def _run(
     logger.addHandler(_LogCollector(run.logs))
 
     monitor = RecordingMonitor(cloud)
-    pulumi_settings.ROOT.set(None)
+    # A fresh context (run_pulumi) has no root stack yet: set_mocks makes one, and installs new
+    # settings with their own RPC manager, so nothing of an earlier run is shared.
     pulumi.runtime.set_mocks(
         cloud,
         project=PROJECT,
@@ -396,7 +394,6 @@ def _run(
         organization=ORGANIZATION,
     )
     pulumi.runtime.set_all_config(config, sorted(secret_keys))
-    pulumi_settings.SETTINGS.rpc_manager.clear()
 
     returned: dict[str, Any] = {}
 
@@ -404,34 +401,11 @@ def _run(
         returned.update(body() or {})
 
     try:
-        _sync_await(run_pulumi_func(program))
-        root = pulumi_settings.get_root_resource()
-        exports = dict(getattr(root, "outputs", {}) or {})
-        for name, value in {**exports, **returned}.items():
-            run.outputs[name] = _sync_await(_resolve(value))
+        run_under_mocks(program)
+        for name, value in {**stack_exports(), **returned}.items():
+            run.outputs[name] = resolve(_resolve(value))
     except Exception as error:  # noqa: BLE001 (the caller decides how to report it)
         run.error = error
-        _discard_leftovers()
+        discard_pending_outputs()
     run.registrations = list(monitor.registrations)
     return run
-
-
-def _discard_leftovers() -> None:
-    """Forget the output tasks a failed run left behind.
-
-    The SDK tracks every apply's task in `SETTINGS.outputs` and awaits them all when a program
-    succeeds; after the first failed RPC it stops, and the mock settings do not give each run
-    its own set (it is the property's shared default): the next run in this process would
-    await them and fail with this run's error."""
-    leftovers = list(pulumi_settings.SETTINGS.outputs)
-    pulumi_settings.SETTINGS.outputs.clear()
-    for task in leftovers:
-        if not task.done():
-            task.cancel()
-        elif not task.cancelled():
-            task.exception()  # retrieved: it belongs to the failed run, which reports its own
-    # Coroutines the SDK created and the failed run never awaited (a StackReference's secret
-    # name lookups) warn when collected; collect them now, as part of the run that left them.
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", "coroutine .* was never awaited", RuntimeWarning)
-        gc.collect()

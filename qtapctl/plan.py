@@ -16,12 +16,11 @@ from typing import Any
 
 import pulumi
 from pulumi.runtime.mocks import Mocks
-from ruamel.yaml import YAML
-from ruamel.yaml.scalarstring import LiteralScalarString
 
 from qtap_gitops.delivery import CONFIG_VALUE, SNAPSHOT_CONFIGMAP_KEY
 from qtap_gitops.problems import ContractError, Problem
 from qtap_gitops.stackfile import Project
+from qtapctl import yaml_out
 from qtapctl.check import check_project, problems_block
 from qtapctl.escape import md_code, md_fence, md_text, terminal_block, terminal_line
 from qtapctl.inputs import program_inputs
@@ -243,25 +242,9 @@ def plan_stack(
 # -- rendering ------------------------------------------------------------------------------
 
 
-def _literal_blocks(value: Any) -> Any:
-    """Multi-line strings (a Vault policy) as YAML literal blocks, readable as written."""
-    if isinstance(value, dict):
-        return {k: _literal_blocks(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_literal_blocks(v) for v in value]
-    if isinstance(value, str) and "\n" in value:
-        return LiteralScalarString(value)
-    return value
-
-
 def to_yaml(value: Any) -> str:
-    """Deterministic YAML: keys sorted, multi-line strings as literal blocks."""
-    yaml = YAML(typ="rt", pure=True)
-    yaml.default_flow_style = False
-    yaml.width = 4096  # never fold a long value over two lines
-    buffer = io.StringIO()
-    yaml.dump(_literal_blocks(json.loads(json.dumps(value, sort_keys=True, default=str))), buffer)
-    return buffer.getvalue()
+    """Deterministic YAML: keys sorted, multi-line strings as literal blocks (qtapctl/yaml_out.py)."""
+    return yaml_out.dump(json.loads(json.dumps(value, sort_keys=True, default=str)), width=4096)
 
 
 def _flags(resource: PlannedResource) -> str:

@@ -19,13 +19,9 @@ from __future__ import annotations
 
 import base64
 import binascii
-import io
 import os
 import sys
-from pathlib import Path
 from typing import Any, TextIO
-
-from ruamel.yaml import YAML
 
 from qtap_gitops.deployment import check_deployment
 from qtap_gitops.problems import format_problems
@@ -42,9 +38,14 @@ from qtap_gitops.settings import SealedSecretsBackendSettings, SealedSecretsScop
 from qtap_gitops.stackfile import Project, load_stack_config
 from qtap_gitops.yamlsource import parse_yaml
 
+from . import yaml_out
+from .escape import terminal_line
+from .project_files import WriteRefusedError, relative_inside, write_inside
+
 SEALING_KEY_ENV = "QTAP_SEALING_KEY"
 LABELS = {"app.kubernetes.io/part-of": "qtap"}
 MAX_VALUES_BYTES = 1 << 20
+TEMPORARY_PREFIX = ".qtap-seal-"
 
 
 class SealError(Exception):
@@ -170,12 +171,23 @@ def seal_manifest(
         encrypted_data=encrypted,
         labels=LABELS,
     )
-    out = io.StringIO()
-    dumper = YAML(typ="safe")
-    dumper.default_flow_style = False
-    dumper.width = 1 << 16  # one base64 value per line, never folded
-    dumper.dump(manifest, out)
-    return out.getvalue(), key is not None
+    # Keys sorted; one base64 value per line, never folded.
+    return yaml_out.dump(manifest, width=1 << 16, sort_keys=True), key is not None
+
+
+def write_output(project: Project, output: str, text: str) -> str | None:
+    """Write the manifest as `import` writes a snapshot (qtapctl/project_files.py): inside the
+    project, never through a symlink, atomically. Returns why it was refused, or None."""
+    nothing = "nothing written"
+    fix = "fix: give --output a path inside the project that is no symlink, or omit it for stdout"
+    try:
+        relative = relative_inside(project.directory, output)
+        write_inside(project.directory, relative, text.encode(), prefix=TEMPORARY_PREFIX)
+    except WriteRefusedError as error:
+        return terminal_line(f"--output {error}; {nothing}") + "\n" + fix
+    except OSError as error:
+        return terminal_line(f"cannot write {output}: {error.strerror}; {nothing}")
+    return None
 
 
 def run_seal(
@@ -207,7 +219,10 @@ def run_seal(
     if output is None:
         sys.stdout.write(text)
     else:
-        Path(output).write_text(text, encoding="utf-8")
+        refusal = write_output(project, output, text)
+        if refusal is not None:
+            print(f"qtapctl seal: {refusal}", file=sys.stderr)
+            return 1
         print(
             f"wrote the SealedSecret {SECRET_NAME} for stack {stack} to {output}", file=sys.stderr
         )

@@ -83,3 +83,69 @@ def unseal(private_key: rsa.RSAPrivateKey, sealed_b64: str, label: bytes) -> str
     assert len(key) == 32, "the session key is not AES-256"
     _, aes_part = split(sealed_b64)
     return AESGCM(key).decrypt(bytes(12), aes_part, None).decode()
+
+
+# A minimal DER reader/writer, to build certificates `cryptography` refuses to make (an RSA
+# public exponent of 1, a huge exponent): the certificate is parsed into (tag, content)
+# tuples, edited, and encoded again. The signature is left stale; nothing here checks it.
+
+DerNode = tuple[int, "bytes | list[DerNode]"]
+_CONSTRUCTED = 0x20
+
+
+def der_decode(data: bytes) -> DerNode:
+    node, rest = _der_one(data)
+    assert not rest, "trailing bytes after the DER value"
+    return node
+
+
+def _der_one(data: bytes) -> tuple[DerNode, bytes]:
+    tag, length_byte = data[0], data[1]
+    offset = 2
+    if length_byte & 0x80:
+        count = length_byte & 0x7F
+        length = int.from_bytes(data[2 : 2 + count], "big")
+        offset += count
+    else:
+        length = length_byte
+    body, rest = data[offset : offset + length], data[offset + length :]
+    if tag & _CONSTRUCTED:
+        children: list[DerNode] = []
+        while body:
+            child, body = _der_one(body)
+            children.append(child)
+        return (tag, children), rest
+    return (tag, body), rest
+
+
+def der_encode(node: DerNode) -> bytes:
+    tag, content = node
+    body = (
+        b"".join(der_encode(child) for child in content) if isinstance(content, list) else content
+    )
+    size = len(body)
+    if size < 0x80:
+        header = bytes([tag, size])
+    else:
+        raw = size.to_bytes((size.bit_length() + 7) // 8, "big")
+        header = bytes([tag, 0x80 | len(raw)]) + raw
+    return header + body
+
+
+def der_integer(value: int) -> DerNode:
+    return (0x02, value.to_bytes(value.bit_length() // 8 + 1, "big", signed=False))
+
+
+def with_rsa_public_numbers(pem: str, *, e: int, n: int | None = None) -> str:
+    """`pem`'s certificate with its RSA public key's exponent (and modulus) replaced."""
+    body = "".join(line for line in pem.splitlines() if not line.startswith("-----"))
+    certificate = der_decode(base64.b64decode(body))
+    tbs = certificate[1][0]  # type: ignore[index]
+    spki = tbs[1][6]  # version, serial, signature, issuer, validity, subject, spki
+    bit_string = spki[1][1]
+    modulus, _ = der_decode(bit_string[1][1:])[1]  # type: ignore[misc]
+    key = (0x30, [der_integer(n) if n is not None else modulus, der_integer(e)])
+    spki[1][1] = (0x03, b"\x00" + der_encode(key))
+    encoded = base64.b64encode(der_encode(certificate)).decode()
+    lines = [encoded[i : i + 64] for i in range(0, len(encoded), 64)]
+    return "-----BEGIN CERTIFICATE-----\n" + "\n".join(lines) + "\n-----END CERTIFICATE-----\n"

@@ -6,10 +6,16 @@ from __future__ import annotations
 
 import base64
 import datetime
+import time
 
 import pytest
+from cryptography import x509
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509.oid import NameOID
+from hypothesis import given
+from hypothesis import strategies as st
 
 from qtap_gitops import sealing
 from qtap_gitops.sealing import (
@@ -22,7 +28,14 @@ from qtap_gitops.sealing import (
     sealed_secret_manifest,
 )
 from qtap_gitops.settings import SealedSecretsScope
-from tests.sealing_keys import certificate_pem, controller_key, session_key, split, unseal
+from tests.sealing_keys import (
+    certificate_pem,
+    controller_key,
+    session_key,
+    split,
+    unseal,
+    with_rsa_public_numbers,
+)
 
 STACK_KEY = bytes(range(32))
 VALUES = {
@@ -218,3 +231,164 @@ def test_garbage_is_refused_without_a_traceback():
     (message,) = messages("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")
     assert "is not a readable X.509 certificate" in message
     assert "error [sealing-certificate]" in message
+
+
+# Hostile certificates (issue 17 item 9): every one is a Problem, never a traceback, and
+# deciding it (or sealing with what passes) stays well under a second.
+
+
+def only_message(pem: str, **kwargs) -> str:
+    (problem,) = certificate_problems(pem, source="cert.pem", setting="", **kwargs)
+    assert problem.code == "sealing-certificate"
+    return problem.format()
+
+
+def test_an_rsa_exponent_of_one_is_refused_without_a_traceback():
+    pem = with_rsa_public_numbers(controller_key().certificate_pem, e=1)
+    assert "is not a readable X.509 certificate" in only_message(pem)
+    with pytest.raises(SealingError):
+        load_certificate(pem)
+
+
+@pytest.mark.parametrize(
+    "exponent", [3, 17, 2**16 + 3, 2**2000 + 1], ids=["3", "17", "65539", "2^2000+1"]
+)
+def test_exponents_other_than_65537_are_refused(exponent):
+    pem = with_rsa_public_numbers(controller_key().certificate_pem, e=exponent)
+    started = time.monotonic()
+    message = only_message(pem)
+    assert time.monotonic() - started < 1
+    assert "public exponent" in message
+    assert "use 65537" in message
+    assert str(2**2000 + 1) not in message
+
+
+def test_a_modulus_above_8192_bits_is_refused():
+    huge = (1 << 16383) | 1  # odd, 16384 bits: not a real key, only its size matters
+    pem = with_rsa_public_numbers(controller_key().certificate_pem, e=65537, n=huge)
+    assert "16384-bit RSA key; at most 8192 bits" in only_message(pem)
+
+
+def private_key_pem() -> str:
+    return (
+        controller_key()
+        .private_key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        .decode()
+    )
+
+
+@pytest.mark.parametrize("private_first", [False, True])
+def test_a_pem_that_also_carries_a_private_key_is_refused_without_showing_it(private_first):
+    cert, key = controller_key().certificate_pem, private_key_pem()
+    pem = key + cert if private_first else cert + key
+    message = only_message(pem)
+    assert "also holds a private key (not shown)" in message
+    line = 1 if private_first else cert.count("\n") + 1
+    assert message.startswith(f"cert.pem:{line}:1: error")
+    body = [row for row in key.splitlines() if not row.startswith("-----")]
+    assert not any(row in message for row in body)
+
+
+@pytest.mark.parametrize(
+    "text", ["{cert}garbage\n", "junk\n{cert}", "{cert}{cert}", "{cert}-----BEGIN X-----\n"]
+)
+def test_trailing_or_leading_text_and_extra_blocks_are_refused(text):
+    pem = text.format(cert=controller_key().certificate_pem)
+    message = only_message(pem)
+    assert "paste only the output of kubeseal --fetch-cert" in message
+    with pytest.raises(SealingError):
+        load_certificate(pem)
+
+
+def certificate_with_key_usage(**usage: bool) -> str:
+    key = controller_key().private_key
+    flags = dict.fromkeys(
+        (
+            "digital_signature",
+            "content_commitment",
+            "key_encipherment",
+            "data_encipherment",
+            "key_agreement",
+            "key_cert_sign",
+            "crl_sign",
+        ),
+        False,
+    )
+    flags.update(usage)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sealed-secret")])
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(NOW - datetime.timedelta(days=1))
+        .not_valid_after(NOW + datetime.timedelta(days=30))
+        .add_extension(
+            x509.KeyUsage(**flags, encipher_only=False, decipher_only=False), critical=True
+        )
+        .sign(key, hashes.SHA256())
+    )
+    return certificate.public_bytes(serialization.Encoding.PEM).decode()
+
+
+def test_a_key_usage_without_key_encipherment_is_refused():
+    pem = certificate_with_key_usage(digital_signature=True, key_cert_sign=True)
+    assert "without keyEncipherment" in only_message(pem)
+
+
+def test_a_key_usage_with_key_encipherment_is_accepted():
+    # The controller's own certificate (keys.go) allows encipherment and certificate signing.
+    pem = certificate_with_key_usage(key_encipherment=True, key_cert_sign=True)
+    assert certificate_problems(pem, source="cert.pem") == []
+    load_certificate(pem)
+
+
+def _mutate(pem: str, data: st.DataObject) -> str:
+    body = "".join(row for row in pem.splitlines() if not row.startswith("-----"))
+    der = bytearray(base64.b64decode(body))
+    for _ in range(data.draw(st.integers(1, 6))):
+        index = data.draw(st.integers(0, len(der) - 1))
+        der[index] = data.draw(st.integers(0, 255))
+    cut = data.draw(st.integers(len(der) // 2, len(der)))
+    encoded = base64.b64encode(bytes(der[:cut])).decode()
+    rows = [encoded[i : i + 64] for i in range(0, len(encoded), 64)]
+    return "-----BEGIN CERTIFICATE-----\n" + "\n".join(rows) + "\n-----END CERTIFICATE-----\n"
+
+
+@given(st.data())
+def test_mutated_and_generated_pems_never_raise_and_stay_fast(data):
+    base = controller_key().certificate_pem
+    kind = data.draw(st.sampled_from(["mutated", "numbers", "text"]))
+    if kind == "mutated":
+        pem = _mutate(base, data)
+    elif kind == "numbers":
+        e = data.draw(st.one_of(st.integers(0, 70000), st.integers(0, 2**9000)))
+        n = data.draw(st.none() | st.integers(0, 2**9000))
+        pem = with_rsa_public_numbers(base, e=e, n=n)
+    else:
+        pem = (
+            data.draw(st.text(max_size=300))
+            + data.draw(st.sampled_from(["", base]))
+            + (data.draw(st.text(max_size=50)))
+        )
+    started = time.monotonic()
+    problems = certificate_problems(pem, source="cert.pem", setting="")
+    if not problems:
+        seal_values(
+            load_certificate(pem),
+            STACK_KEY,
+            namespace="qpoint",
+            name="qtap-secrets",
+            scope=SealedSecretsScope.STRICT,
+            values=VALUES,
+        )
+    else:
+        assert all(p.code == "sealing-certificate" and p.fix for p in problems)
+        with pytest.raises(SealingError):
+            load_certificate(pem)
+    assert time.monotonic() - started < 1

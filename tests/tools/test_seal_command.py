@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import base64
 import datetime
+import errno
+import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -11,9 +14,10 @@ import yaml
 
 from qtap_gitops.release_values import SECRET_NAME
 from qtap_gitops.settings import SealedSecretsScope
+from qtapctl import project_files
 from tests.backends import SEALED, backend_project
-from tests.sealing_keys import certificate_pem, controller_key, unseal
-from tests.tools.cli import qtapctl
+from tests.sealing_keys import certificate_pem, controller_key, unseal, with_rsa_public_numbers
+from tests.tools.cli import Run, qtapctl, qtapctl_inprocess
 
 VALUES = {
     "REGISTRATION_TOKEN": "seal-sentinel-token-41c9",
@@ -57,13 +61,25 @@ def test_seal_writes_a_manifest_the_controller_unseals(cert, monkeypatch):
     assert again.stdout == result.stdout  # deterministic with the sealing key: a clean git diff
 
 
-def test_without_a_sealing_key_it_seals_like_kubeseal_and_says_so(cert, monkeypatch, tmp_path):
+def test_without_a_sealing_key_it_seals_like_kubeseal_and_says_so(
+    cert, monkeypatch, tmp_path, project_copy
+):
     monkeypatch.delenv("QTAP_SEALING_KEY", raising=False)
     values = tmp_path / "values.yaml"
     values.write_text(VALUES_YAML)
-    out = tmp_path / "sealed.yaml"
+    # --output writes only inside the project (qtapctl/project_files.py).
+    out = project_copy / "sealed" / "dev.yaml"
     first = qtapctl(
-        "seal", "dev", "--cert", str(cert), "--values", str(values), "--output", str(out)
+        "--project-dir",
+        str(project_copy),
+        "seal",
+        "dev",
+        "--cert",
+        str(cert),
+        "--values",
+        str(values),
+        "--output",
+        str(out),
     )
     assert first.returncode == 0, first.stderr
     assert "QTAP_SEALING_KEY is not set" in first.stderr
@@ -131,3 +147,111 @@ def test_an_eso_stack_without_cert_is_told_how_to_pass_one():
     assert result.returncode == 1
     assert "--cert FILE" in result.stderr
     no_value_in(result.stderr)
+
+
+# --output writes like `import` (issue 17 item 10): inside the project, never through a
+# symlink, atomically; a refusal writes nothing and leaves no temporary file.
+
+
+def seal_to(project: Path, output: str, cert: Path) -> Run:
+    values = cert.parent / "values.yaml"
+    values.write_text(VALUES_YAML)
+    return qtapctl_inprocess(
+        "--project-dir",
+        str(project),
+        "seal",
+        "dev",
+        "--cert",
+        str(cert),
+        "--values",
+        str(values),
+        "--output",
+        output,
+    )
+
+
+def files_under(root: Path) -> set[str]:
+    return {str(p.relative_to(root)) for p in root.rglob("*")}
+
+
+def test_output_inside_the_project_is_written_in_a_new_directory(project_copy, cert):
+    run = seal_to(project_copy, str(project_copy / "k8s" / "sealed.yaml"), cert)
+    assert run.status == 0, run.output
+    manifest = yaml.safe_load((project_copy / "k8s" / "sealed.yaml").read_text())
+    assert manifest["kind"] == "SealedSecret"
+    assert not [p for p in files_under(project_copy) if ".qtap-seal-" in p]
+
+
+def test_output_outside_the_project_is_refused(project_copy, cert, tmp_path):
+    outside = tmp_path / "elsewhere.yaml"
+    before = files_under(project_copy)
+    run = seal_to(project_copy, str(outside), cert)
+    assert run.status == 1
+    assert "is outside the project directory" in run.stderr
+    assert "fix: " in run.stderr
+    assert not outside.exists()
+    assert files_under(project_copy) == before
+
+
+def test_output_through_a_symlinked_file_is_refused(project_copy, cert, tmp_path):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    (project_copy / "sealed.yaml").symlink_to(victim)
+    run = seal_to(project_copy, str(project_copy / "sealed.yaml"), cert)
+    assert run.status == 1
+    assert "sealed.yaml is a symlink; never written through" in run.stderr
+    assert victim.read_text() == "precious\n"
+    assert (project_copy / "sealed.yaml").is_symlink()
+
+
+def test_output_into_a_symlinked_directory_is_refused(project_copy, cert, tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (project_copy / "k8s").symlink_to(elsewhere, target_is_directory=True)
+    run = seal_to(project_copy, str(project_copy / "k8s" / "sealed.yaml"), cert)
+    assert run.status == 1
+    assert "k8s is a symlink; never written through" in run.stderr
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_output_into_git_or_over_a_stack_file_is_refused(project_copy, cert):
+    stack_file = (project_copy / "Pulumi.dev.yaml").read_bytes()
+    for target, why in (
+        (".git/hooks/pre-commit", "under .git/"),
+        ("Pulumi.dev.yaml", "Pulumi project or stack settings file"),
+    ):
+        run = seal_to(project_copy, str(project_copy / target), cert)
+        assert run.status == 1
+        assert why in run.stderr
+    assert (project_copy / "Pulumi.dev.yaml").read_bytes() == stack_file
+
+
+def test_a_failed_write_leaves_the_old_file_and_no_partial_one(project_copy, cert, monkeypatch):
+    target = project_copy / "sealed.yaml"
+    target.write_text("old manifest\n")
+    target.chmod(0o640)
+
+    def failing_fsync(fd: int) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(project_files.os, "fsync", failing_fsync)
+    run = seal_to(project_copy, str(target), cert)
+    assert run.status == 1
+    assert "No space left on device" in run.stderr
+    assert target.read_text() == "old manifest\n"
+    assert not [p for p in files_under(project_copy) if ".qtap-seal-" in p]
+    monkeypatch.undo()
+    assert seal_to(project_copy, str(target), cert).status == 0
+    assert stat.S_IMODE(target.stat().st_mode) == 0o640  # the replaced file's mode is kept
+
+
+def test_an_rsa_exponent_of_one_in_the_stack_is_a_message_for_every_command(tmp_path):
+    # Before, `certificate.public_key()` raised outside the check: a traceback in every command.
+    pem = with_rsa_public_numbers(controller_key().certificate_pem, e=1)
+    project = backend_project(tmp_path / "p", "dev", SEALED, certificate=pem)
+    for command in (["check", "dev"], ["plan", "dev"], ["seal", "dev", "--values", "-"]):
+        run = qtapctl_inprocess("--project-dir", str(project), *command, stdin=b"")
+        assert run.status == 1, (command, run.output)
+        assert "[sealing-certificate]" in run.output, (command, run.output)
+        assert "is not a readable X.509 certificate" in run.output
+        assert "Traceback" not in run.output
