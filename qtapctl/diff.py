@@ -283,17 +283,34 @@ def _diff_snapshot(
             result.snapshot_note = "the snapshot's bytes changed (no change of its values)"
 
 
+def _urn_key(urn: str) -> tuple[str, str] | None:
+    """(type, name) of a URN. The parent type chain is left out: the SDK's `create_urn` and the
+    mock engine spell it differently (the root Stack's type included or not), while type and
+    name identify a resource of this program as long as they are unique in the plan."""
+    parts = urn.split("::")
+    if len(parts) < 4:
+        return None
+    return parts[-2].rsplit("$", 1)[-1], parts[-1]
+
+
 def _matched(
     old: dict[str, PlannedResource], new: dict[str, PlannedResource]
 ) -> list[tuple[str, PlannedResource | None, PlannedResource | None]]:
     """(path, base, head) pairs. A head resource whose alias names a base resource's URN is that
     resource moved (Pulumi updates it in place), never a deletion plus a creation."""
-    by_urn = {r.urn: path for path, r in old.items() if r.urn}
+    keys: dict[tuple[str, str], list[str]] = {}
+    for path, resource in old.items():
+        key = _urn_key(resource.urn)
+        if key is not None:
+            keys.setdefault(key, []).append(path)
     moved: dict[str, str] = {}
     for path, resource in new.items():
         for alias in resource.aliases:
-            origin = by_urn.get(alias)
-            if origin is not None and origin not in new and origin not in moved.values():
+            origins = keys.get(_urn_key(alias) or ("", ""), [])
+            if len(origins) != 1:
+                continue
+            origin = origins[0]
+            if origin not in new and origin not in moved.values():
                 moved[path] = origin
                 break
     pairs: list[tuple[str, PlannedResource | None, PlannedResource | None]] = []
@@ -519,7 +536,7 @@ def _md_stack_notes(diff: StackDiff, out: io.StringIO) -> None:
 
 def render_markdown(base: str, head: str, diffs: Sequence[StackDiff]) -> str:
     changed = [d for d in diffs if d.changed]
-    quiet = [d for d in diffs if not d.changed and d.head_warnings]
+    quiet = [d for d in diffs if not d.changed and (d.head_warnings or d.new_secrets)]
     out = io.StringIO()
     out.write(f"{MARKER}\n## Qtap: offline diff {md_code(base[:12])} → {md_code(head[:12])}\n\n")
     if not changed:
@@ -625,7 +642,7 @@ def render_text(base: str, head: str, diffs: Sequence[StackDiff]) -> str:
                 f"{terminal_line(diff.snapshot_note)}\n"
             )
     for diff in diffs:
-        if not diff.changed and diff.head_warnings:
+        if not diff.changed and (diff.head_warnings or diff.new_secrets):
             out.write(f"=== stack {terminal_line(diff.stack)} (unchanged)\n")
             _text_stack_notes(diff, out)
     failing = [d.stack for d in diffs if d.failing]

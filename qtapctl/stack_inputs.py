@@ -142,10 +142,11 @@ def environment_changes(before: StackInputs | None, after: StackInputs | None) -
         lines.append(line)
     old_values = old.get("values", MISSING) if isinstance(old, dict) else MISSING
     new_values = new.get("values", MISSING) if isinstance(new, dict) else MISSING
-    shown_old = {} if old_values is MISSING else _hide_secrets(old_values)
-    shown_new = {} if new_values is MISSING else _hide_secrets(new_values)
+    shown_old = {"values": _hide_secrets(old_values)} if old_values is not MISSING else {}
+    shown_new = {"values": _hide_secrets(new_values)} if new_values is not MISSING else {}
     for change in diff_values(shown_old, shown_new):
-        lines.append(_environment_line(change))
+        if change.path != ".":
+            lines.append(_environment_line(change))
     if not lines:
         lines.append("the environment block changed (options of its imports)")
     return lines
@@ -153,5 +154,5 @@ def environment_changes(before: StackInputs | None, after: StackInputs | None) -
 
 def _environment_line(change: Change) -> str:
     if isinstance(change.old, Hidden) and isinstance(change.new, Hidden):
-        return f"values.{change.path}: {SECRET_CHANGED}"
-    return f"values.{change.path}: {show(change.old)} -> {show(change.new)}"
+        return f"{change.path}: {SECRET_CHANGED}"
+    return f"{change.path}: {show(change.old)} -> {show(change.new)}"
