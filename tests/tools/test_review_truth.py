@@ -42,7 +42,8 @@ INLINE_NAMESPACE = "environment:\n  values:\n    pulumiConfig:\n      qtap:names
 def test_inline_pulumi_config_is_applied_and_shown(tmp_path: Path):
     old, new = edited(tmp_path, "dev", INLINE_NAMESPACE)
     raw, problems = load_stack_config(find_project(new), "dev")
-    assert problems == [] and raw is not None
+    assert problems == []
+    assert raw is not None
     assert raw.values["qtap:namespace"] == "qtap-esc"
     result = diff_of(old, new)
     assert result.changed
@@ -104,7 +105,8 @@ def test_reordered_imports_are_a_change(tmp_path: Path):
         path.write_text(path.read_text() + f"environment: {names}\n")
     result = diff_of(old, new)
     (line,) = result.environment
-    assert "order changed" in line and line.endswith("the real preview decides")
+    assert "order changed" in line
+    assert line.endswith("the real preview decides")
 
 
 # -- 2. encrypted values ---------------------------------------------------------------------
@@ -123,7 +125,8 @@ def test_a_rotated_secure_value_is_a_change_without_its_value(tmp_path: Path):
     assert "secret changed (value hidden)" in markdown
     assert "secret changed (value hidden)" in text
     for output in (markdown, text):
-        assert "AAAAold" not in output and "BBBBnew" not in output
+        assert "AAAAold" not in output
+        assert "BBBBnew" not in output
 
 
 # -- 4. warnings and secrets reach the comment -----------------------------------------------
@@ -134,7 +137,8 @@ def test_head_warnings_and_new_secrets_appear_per_stack(tmp_path: Path):
     result = diff_of(old, new)
     markdown, text, _ = rendered(result)
     assert any("UNUSED_NAME" in w for w in result.head_warnings)
-    assert "Contract warning:" in markdown and "UNUSED&#95;NAME" in markdown
+    assert "Contract warning:" in markdown
+    assert "UNUSED&#95;NAME" in markdown
     assert "contract warning:" in text
 
 
@@ -191,9 +195,11 @@ def test_added_resources_show_their_inputs_as_yaml(tmp_path: Path):
     new = backend_project(tmp_path / "new", "dev", VSO)
     result = diff_of(old, new)
     added = [r for r in result.resources if r.kind == "added" and not r.type.startswith("qtap:")]
-    assert added and all(r.changes for r in added)
+    assert added
+    assert all(r.changes for r in added)
     _, text, _ = rendered(result)
-    assert "True" not in text and "None" not in text
+    assert "True" not in text
+    assert "None" not in text
     assert "-> true" in text
 
 
