@@ -315,8 +315,7 @@ def _matched(
                 break
     pairs: list[tuple[str, PlannedResource | None, PlannedResource | None]] = []
     for path in sorted((old.keys() - set(moved.values())) | new.keys()):
-        origin = moved.get(path)
-        pairs.append((path, old.get(origin or path), new.get(path)))
+        pairs.append((path, old.get(moved.get(path, path)), new.get(path)))
     return pairs
 
 
