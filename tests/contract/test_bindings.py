@@ -217,3 +217,17 @@ def test_env_names_that_steer_the_process_are_refused(name, expected):
     assert problem.fix
     if name.islower():
         assert name not in problem.message  # may be a credential in the wrong field
+
+
+# -- issue 17, item 12: one Vault server and one policy however they are written ---------------
+
+
+def test_vault_addresses_and_policy_names_are_compared_as_vault_sees_them():
+    from qtap_gitops.cross_stack import vault_name, vault_server
+
+    assert vault_server("https://Vault.Example.com/") == vault_server(
+        "https://vault.example.com:443"
+    )
+    assert vault_server("http://vault:8200") != vault_server("http://vault:8201")
+    assert vault_name("policy", "Qtap-Dev-Read") == vault_name("policy", "qtap-dev-read")
+    assert vault_name("kubernetes-auth role", "Dev") != vault_name("kubernetes-auth role", "dev")
