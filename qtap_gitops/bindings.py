@@ -99,6 +99,36 @@ def _source_of(ref: EnvReference, snapshot: Snapshot) -> EnvSource | None:
     return EnvSource(kind, ref.store_label, bucket)
 
 
+def _foreign_readers(
+    snapshot: Snapshot, name: str, source: EnvSource, refs: list[EnvReference]
+) -> list[Problem]:
+    """References that read a credential the stack binds to another owner: an otel header
+    reading the S3 secret key would send it to the collector, and the registration token to
+    anyone but Qplane likewise. Only the store that owns a credential may read its variable."""
+    if source.kind is SourceKind.SECRET_ENV:
+        return []
+    return [
+        _problem(
+            snapshot,
+            ref,
+            "credential-env-read",
+            f"{ref.yaml_path} reads {name}, which this stack fills with the "
+            f"{source.describe()}; only the store that owns a credential may read it",
+            "give this value its own env variable in Qplane (its value then comes from "
+            "qtap:secretEnv)",
+        )
+        for ref in refs
+        if _source_of(ref, snapshot) != source and not _qpoint_token(ref, source)
+    ]
+
+
+def _qpoint_token(ref: EnvReference, source: EnvSource) -> bool:
+    """The token of a Qpoint service (a legacy pulse store, the `qpoint` warehouse, qscan) may be
+    the registration token: it authenticates to Qpoint, which issued it. An otel store's token or
+    header is sent to a third party and may not."""
+    return source.kind is SourceKind.REGISTRATION_TOKEN and ref.role is ReferenceRole.QPOINT_TOKEN
+
+
 def derive_bindings(snapshot: Snapshot) -> tuple[list[EnvBinding], list[Problem]]:
     """One binding per env name, sorted by name; conflicts are reported, not resolved."""
     by_name: dict[str, list[EnvReference]] = {}
@@ -131,6 +161,10 @@ def derive_bindings(snapshot: Snapshot) -> tuple[list[EnvBinding], list[Problem]
             )
             continue
         source = next(iter(sources), EnvSource(SourceKind.SECRET_ENV))
+        foreign = _foreign_readers(snapshot, name, source, refs)
+        if foreign:
+            problems.extend(foreign)
+            continue
         bindings.append(EnvBinding(name, source, tuple(refs)))
 
     by_property: dict[str, EnvBinding] = {}

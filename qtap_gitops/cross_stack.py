@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from .deployment import DeploymentReport
 from .problems import Problem, Severity
@@ -18,6 +19,27 @@ class CrossStackProblem:
     problem: Problem
     stacks: tuple[str, str]
     """The stack that already owns the name, and the stack the problem is reported on."""
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def vault_server(address: str) -> str:
+    """One Vault server however its address is written: scheme and host case-folded, the
+    scheme's default port made explicit, the trailing slash dropped."""
+    try:
+        parts = urlsplit(address.strip())
+        port = parts.port or _DEFAULT_PORTS.get(parts.scheme.lower())
+    except ValueError:
+        return address
+    host = (parts.hostname or "").rstrip(".")
+    return f"{parts.scheme.lower()}://{host}:{port}{parts.path.rstrip('/')}"
+
+
+def vault_name(what: str, name: str) -> str:
+    """A name as Vault stores it: policy names are lower-cased by Vault's policy store
+    (hashicorp/vault vault/policy_store.go, `strings.ToLower(name)` in SetPolicy/GetPolicy)."""
+    return name.lower() if what == "policy" else name
 
 
 def cross_stack_conflicts(reports: Sequence[DeploymentReport]) -> list[CrossStackProblem]:
@@ -53,7 +75,8 @@ def cross_stack_conflicts(reports: Sequence[DeploymentReport]) -> list[CrossStac
             ("kubernetes-auth role", f"{vault.auth_mount}/{vault.role}", "qtap:vault.role"),
             ("policy", vault.policy_name, "qtap:vault.role"),
         ):
-            owner = vault_names.setdefault((vault.address, what, name), deployment.stack)
+            key = (vault_server(vault.address), what, vault_name(what, name))
+            owner = vault_names.setdefault(key, deployment.stack)
             if owner != deployment.stack:
                 problem = Problem(
                     severity=Severity.ERROR,

@@ -23,6 +23,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .problems import Problem, Severity
+from .stackfile import MAX_STACK_FILE_BYTES, FileRefusal, read_settings_file
 from .yamlsource import STR, Node, Position, View, parse_yaml
 
 ENVIRONMENT_KEY = "environment"
@@ -139,7 +140,10 @@ def load_stack_environments(path: Path, display: str) -> tuple[StackEnvironments
     A file that cannot be read or parsed yields no environments and no problems here: the
     stack file loader reports those itself, once."""
     try:
-        text = path.read_text(encoding="utf-8")
+        data = read_settings_file(path, MAX_STACK_FILE_BYTES)
+        if isinstance(data, FileRefusal):
+            return StackEnvironments(display), []
+        text = data.decode("utf-8")
     except (OSError, UnicodeDecodeError):
         return StackEnvironments(display), []
     parsed = parse_yaml(text, display, what="stack settings file")

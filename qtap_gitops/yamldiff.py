@@ -10,6 +10,7 @@ diff is posted as a pull-request comment, which must never publish a credential.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -17,7 +18,7 @@ from typing import Any
 from .snapshot.references import Redacted, redact
 from .yamlsource import load_plain as _load_bounded
 
-_IDENTITY_KEYS = ("id", "name", "type", "domain", "key")
+_IDENTITY_KEYS = ("id", "name", "secretKey", "type", "domain", "key")
 MISSING = object()
 
 
@@ -97,10 +98,24 @@ def diff_yaml(old_text: str | None, new_text: str | None) -> list[Change]:
 
 
 def show(value: Any) -> str:
+    """A value as a YAML scalar (`true`, `null`, `'text'`) or flow collection, cut to 80
+    characters: a review reads YAML, not Python (`True`, `None`)."""
     if value is MISSING:
         return "(absent)"
     if isinstance(value, Redacted):
         return str(value)
     if isinstance(value, str):
-        return repr(value) if len(value) <= 80 else repr(value[:77] + "...")
+        text = value if len(value) <= 80 else value[:77] + "..."
+        if text.isprintable():
+            return "'" + text.replace("'", "''") + "'"
+        return json.dumps(text)  # a double-quoted YAML scalar, escapes included
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return json.dumps(value)
+    if isinstance(value, (dict, list)):
+        text = json.dumps(value, sort_keys=True, default=repr, ensure_ascii=False)
+        return text if len(text) <= 80 else text[:77] + "..."
     return repr(value)

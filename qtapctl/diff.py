@@ -25,8 +25,10 @@ from qtap_gitops.yamldiff import MISSING, Change, diff_values, diff_yaml, show
 
 from .check import check_project, containment_problem, project_stacks
 from .escape import md_code, md_fence, md_text, terminal_block, terminal_line
-from .plan import StackPlan, plan_stack
+from .plan import PlannedResource, StackPlan, plan_stack
+from .replacement import replacement_order, replacement_reasons
 from .signals import exit_cleanly_on_signals
+from .stack_inputs import environment_changes, secret_changes, stack_inputs
 
 MARKER = "<!-- qtap-gitops:diff -->"
 WORKING_TREE = "working tree"
@@ -41,8 +43,17 @@ class DiffError(Exception):
 class ResourceChange:
     path: str
     type: str
-    kind: str  # added | removed | changed
+    kind: str  # added | removed | changed | replaced
     changes: list[Change] = field(default_factory=list)
+    """Changed inputs; for an added resource, every input it is created with."""
+    reasons: list[str] = field(default_factory=list)
+    """Why a replaced resource is replaced, and in which order."""
+    moved_from: str | None = None
+    """The path the resource had in base, when an alias carries it over to a new path."""
+
+
+SIGNS = {"added": "+", "removed": "-", "changed": "~", "replaced": "+-"}
+KINDS = ("added", "changed", "replaced", "removed")
 
 
 @dataclass
@@ -57,15 +68,26 @@ class StackDiff:
     error_after: str | None = None
     warnings: list[str] = field(default_factory=list)
     """Day-2 consequences a reviewer must not miss (see `day2_warnings`)."""
+    secrets: list[str] = field(default_factory=list)
+    """Encrypted config values added, removed or changed (never their values)."""
+    environment: list[str] = field(default_factory=list)
+    """What changed in the stack file's Pulumi ESC `environment:` block."""
+    head_warnings: list[str] = field(default_factory=list)
+    """Every contract warning of the head revision (shown even when nothing else changed)."""
+    new_secrets: list[str] = field(default_factory=list)
+    """Secrets head needs before deploy that base did not."""
 
     @property
     def changed(self) -> bool:
-        # A stack that cannot be planned in head is always shown: the review must say so.
+        """Whether merging can change what this stack deploys. A stack that cannot be planned in
+        head is always shown: the review must say so."""
         return bool(
             self.resources
             or self.outputs
             or self.snapshot
             or self.snapshot_note
+            or self.secrets
+            or self.environment
             or self.error_after is not None
             or self.error_before != self.error_after
         )
@@ -223,23 +245,28 @@ def diff_stack(
     if not result.failing:
         # A stack that cannot be planned in head deploys nothing new; listing its resources as
         # removals would misstate what merging does.
-        old = before.by_path() if before else {}
-        new = after.by_path() if after else {}
-        for path in sorted(old.keys() | new.keys()):
-            a, b = old.get(path), new.get(path)
-            if a is None and b is not None:
-                result.resources.append(ResourceChange(path, b.type, "added"))
-            elif b is None and a is not None:
-                result.resources.append(ResourceChange(path, a.type, "removed"))
-            elif a is not None and b is not None:
-                changes = diff_values(_resource_view(a), _resource_view(b))
-                if changes:
-                    result.resources.append(ResourceChange(path, b.type, "changed", changes))
+        result.resources = diff_resources(before, after)
         result.outputs = diff_values(
             before.outputs if before else {}, after.outputs if after else {}
         )
         result.warnings = day2_warnings(before, after)
+    result.warnings = switch_warnings(old_project, new_project, stack) + result.warnings
+    if after is not None and not after.error:
+        result.head_warnings = list(after.warnings)
+        known = set(before.pending) if before and not before.error else set()
+        result.new_secrets = [p for p in after.pending if p not in known]
+    old_inputs = stack_inputs(old_project, stack) if old_project else None
+    new_inputs = stack_inputs(new_project, stack) if new_project else None
+    result.secrets = secret_changes(old_inputs, new_inputs)
+    result.environment = environment_changes(old_inputs, new_inputs)
+    _diff_snapshot(result, old_project, new_project)
+    return result
 
+
+def _diff_snapshot(
+    result: StackDiff, old_project: Project | None, new_project: Project | None
+) -> None:
+    stack = result.stack
     new_file = snapshot_path(new_project, stack) if new_project else None
     old_file = snapshot_path(old_project, stack) if old_project else None
     result.snapshot_file = new_file or old_file
@@ -254,16 +281,74 @@ def diff_stack(
             )
         if not result.snapshot and not result.snapshot_note:
             result.snapshot_note = "the snapshot's bytes changed (no change of its values)"
-    return result
 
 
-def _resource_view(resource: Any) -> dict[str, Any]:
+def _urn_key(urn: str) -> tuple[str, str] | None:
+    """(type, name) of a URN. The parent type chain is left out: the SDK's `create_urn` and the
+    mock engine spell it differently (the root Stack's type included or not), while type and
+    name identify a resource of this program as long as they are unique in the plan."""
+    parts = urn.split("::")
+    if len(parts) < 4:
+        return None
+    return parts[-2].rsplit("$", 1)[-1], parts[-1]
+
+
+def _matched(
+    old: dict[str, PlannedResource], new: dict[str, PlannedResource]
+) -> list[tuple[str, PlannedResource | None, PlannedResource | None]]:
+    """(path, base, head) pairs. A head resource whose alias names a base resource's URN is that
+    resource moved (Pulumi updates it in place), never a deletion plus a creation."""
+    keys: dict[tuple[str, str], list[str]] = {}
+    for path, resource in old.items():
+        key = _urn_key(resource.urn)
+        if key is not None:
+            keys.setdefault(key, []).append(path)
+    moved: dict[str, str] = {}
+    for path, resource in new.items():
+        for alias in resource.aliases:
+            origins = keys.get(_urn_key(alias) or ("", ""), [])
+            if len(origins) != 1:
+                continue
+            origin = origins[0]
+            if origin not in new and origin not in moved.values():
+                moved[path] = origin
+                break
+    pairs: list[tuple[str, PlannedResource | None, PlannedResource | None]] = []
+    for path in sorted((old.keys() - set(moved.values())) | new.keys()):
+        pairs.append((path, old.get(moved.get(path, path)), new.get(path)))
+    return pairs
+
+
+def _resource_view(resource: PlannedResource) -> dict[str, Any]:
     return {
         "inputs": resource.inputs,
         "protect": resource.protect,
         "retainOnDelete": resource.retain_on_delete,
         "replacementTrigger": resource.replacement_trigger,
     }
+
+
+def diff_resources(before: StackPlan | None, after: StackPlan | None) -> list[ResourceChange]:
+    old = before.by_path() if before else {}
+    new = after.by_path() if after else {}
+    found: list[ResourceChange] = []
+    for path, a, b in _matched(old, new):
+        if a is None and b is not None:
+            view = _resource_view(b)
+            found.append(ResourceChange(path, b.type, "added", diff_values({}, view["inputs"])))
+        elif b is None and a is not None:
+            found.append(ResourceChange(path, a.type, "removed"))
+        elif a is not None and b is not None:
+            changes = diff_values(_resource_view(a), _resource_view(b))
+            moved_from = a.path if a.path != path else None
+            if not changes and moved_from is None:
+                continue
+            reasons = replacement_reasons(b.type, changes)
+            if reasons:
+                reasons.append(replacement_order(b.delete_before_replace))
+            kind = "replaced" if reasons else "changed"
+            found.append(ResourceChange(path, b.type, kind, changes, reasons, moved_from))
+    return found
 
 
 # -- day-2 warnings (buckets leaving the stack, the release replaced) ------------------------
@@ -321,6 +406,48 @@ def day2_warnings(before: StackPlan | None, after: StackPlan | None) -> list[str
     return warnings
 
 
+# The procedures quoted from README.md ("Delivery modes", "Secrets backends"): a switch of a
+# running stack is not a hand-over, and the review is where the operator must read that.
+DELIVERY_SWITCH = (
+    "Switching a running stack to another mode is not a hand-over: Pulumi creates the new "
+    "delivery object before it deletes the old one, and both deliver a release named `qtap` in "
+    "the same namespace. Remove the old delivery first, then switch, accepting a short gap in "
+    "capture: `pulumi destroy --target '<URN of the QtapRelease, ArgoCdDelivery or "
+    "FluxDelivery>' --target-dependents`, then `pulumi up` with the new mode (README, Delivery "
+    "modes)."
+)
+BACKEND_SWITCH = (
+    "Switching a running stack keeps its namespace (the Namespace is aliased to its former "
+    "URN). From ESO to VSO, VSO takes over the existing `qtap-secrets`. The Sealed Secrets "
+    "controller does not overwrite a Secret it does not own: before switching to "
+    "`sealed-secrets`, run `kubectl annotate secret qtap-secrets -n <namespace> "
+    "sealedsecrets.bitnami.com/managed=true` (README, Secrets backends)."
+)
+
+
+def _switches(project: Project | None, stack: str) -> tuple[str, str] | None:
+    if project is None:
+        return None
+    raw, _ = load_stack_config(project, stack)
+    settings = check_settings(raw)[0] if raw is not None else None
+    if settings is None:
+        return None
+    return settings.delivery.mode.value, settings.secrets.backend.value
+
+
+def switch_warnings(old: Project | None, new: Project | None, stack: str) -> list[str]:
+    """A delivery mode or secrets backend switch of a stack that exists in both revisions."""
+    before, after = _switches(old, stack), _switches(new, stack)
+    if before is None or after is None:
+        return []
+    warnings = []
+    if before[0] != after[0]:
+        warnings.append(f"delivery mode switches {before[0]} -> {after[0]}. {DELIVERY_SWITCH}")
+    if before[1] != after[1]:
+        warnings.append(f"secrets backend switches {before[1]} -> {after[1]}. {BACKEND_SWITCH}")
+    return warnings
+
+
 def _plans(project: Project, stacks: Sequence[str]) -> dict[str, StackPlan]:
     """Each stack planned with that revision's own settings; a stack `check` refuses (its own
     errors, or a conflict with another stack of that revision) is not run."""
@@ -359,23 +486,68 @@ def _cell(value: Any) -> str:
 
 
 def _counts(diff: StackDiff) -> dict[str, int]:
-    return {k: sum(r.kind == k for r in diff.resources) for k in ("added", "removed", "changed")}
+    return {k: sum(r.kind == k for r in diff.resources) for k in KINDS}
+
+
+def counts_line(diff: StackDiff) -> str:
+    counts = _counts(diff)
+    return (
+        f"Resources: {counts['added']} to add, {counts['changed']} to change, "
+        f"{counts['removed']} to remove. {counts['replaced']} to replace (+-)."
+    )
+
+
+def _resource_title(resource: ResourceChange) -> str:
+    moved = f" (was {resource.moved_from})" if resource.moved_from else ""
+    return f"{resource.path}{moved}"
+
+
+def _md_resources(diff: StackDiff, out: io.StringIO) -> None:
+    out.write("| | resource | input | before | after |\n|---|---|---|---|---|\n")
+    for resource in diff.resources:
+        sign = md_text(SIGNS[resource.kind])
+        title = md_code(_resource_title(resource))
+        out.write(f"| {sign} | {title} ({md_text(resource.type)}) | | | |\n")
+        if resource.reasons:
+            out.write(f"| | | replaced: {md_text('; '.join(resource.reasons))} | | |\n")
+        for change in resource.changes:
+            out.write(
+                f"| {sign} | {title} | {md_code(change.path)} "
+                f"| {_cell(change.old)} | {_cell(change.new)} |\n"
+            )
+    out.write("\n")
+
+
+def _md_stack_notes(diff: StackDiff, out: io.StringIO) -> None:
+    for warning in diff.warnings:
+        out.write(f"> **Warning:** {md_text(warning)}\n\n")
+    for line in diff.secrets:
+        out.write(f"- Encrypted value {md_text(line)}\n")
+    for line in diff.environment:
+        out.write(f"- Pulumi ESC environment: {md_text(line)}\n")
+    for warning in diff.head_warnings:
+        out.write(f"- Contract warning: {md_code(warning)}\n")
+    for pending in diff.new_secrets:
+        out.write(f"- New secret to set before deploy: {md_text(pending)}\n")
+    if diff.secrets or diff.environment or diff.head_warnings or diff.new_secrets:
+        out.write("\n")
 
 
 def render_markdown(base: str, head: str, diffs: Sequence[StackDiff]) -> str:
     changed = [d for d in diffs if d.changed]
+    quiet = [d for d in diffs if not d.changed and (d.head_warnings or d.new_secrets)]
     out = io.StringIO()
     out.write(f"{MARKER}\n## Qtap: offline diff {md_code(base[:12])} → {md_code(head[:12])}\n\n")
     if not changed:
         out.write("No stack's inputs changed.\n")
-        return out.getvalue()
     unchanged = [d.stack for d in diffs if not d.changed]
     failing = [d.stack for d in diffs if d.failing]
-    out.write(
-        f"Stacks changed: {', '.join(md_code(d.stack) for d in changed)}."
-        + (f" Unchanged: {', '.join(md_code(s) for s in unchanged)}." if unchanged else "")
-        + "\n\n"
-    )
+    if changed:
+        out.write(
+            f"Stacks changed: {', '.join(md_code(d.stack) for d in changed)}."
+            + (f" Unchanged: {', '.join(md_code(s) for s in unchanged)}." if unchanged else "")
+            + "\n\n"
+        )
     if failing:
         out.write(
             f"**Failing after this change**: {', '.join(md_code(s) for s in failing)} "
@@ -388,52 +560,50 @@ def render_markdown(base: str, head: str, diffs: Sequence[StackDiff]) -> str:
             out.write(md_fence(diff.error_after) + "\n")
         elif diff.error_before:
             out.write("This change fixes a stack that could not be planned before.\n\n")
-        for warning in diff.warnings:
-            out.write(f"> **Warning:** {md_text(warning)}\n\n")
+        _md_stack_notes(diff, out)
         if not diff.failing:
-            counts = _counts(diff)
-            out.write(
-                f"Resources: {counts['added']} to add, {counts['changed']} to change, "
-                f"{counts['removed']} to remove.\n\n"
-            )
+            out.write(f"{counts_line(diff)}\n\n")
         if diff.resources:
-            out.write("| | resource | input | before | after |\n|---|---|---|---|---|\n")
-            sign = {"added": "+", "removed": "-", "changed": "~"}
-            for resource in diff.resources:
-                rows = resource.changes if resource.kind == "changed" else [None]
-                for change in rows:
-                    if change is None:
-                        out.write(
-                            f"| {sign[resource.kind]} | {md_code(resource.path)} "
-                            f"({md_text(resource.type)}) | | | |\n"
-                        )
-                    else:
-                        out.write(
-                            f"| {sign[resource.kind]} | {md_code(resource.path)} "
-                            f"| {md_code(change.path)} "
-                            f"| {_cell(change.old)} | {_cell(change.new)} |\n"
-                        )
-            out.write("\n")
-        if diff.outputs:
-            out.write("| output | before | after |\n|---|---|---|\n")
-            for change in diff.outputs:
-                out.write(
-                    f"| {md_code(change.path)} | {_cell(change.old)} | {_cell(change.new)} |\n"
-                )
-            out.write("\n")
-        if diff.snapshot:
-            out.write(
-                f"Snapshot {md_code(diff.snapshot_file)}, semantic diff:\n\n"
-                "| path | before | after |\n|---|---|---|\n"
-            )
-            for change in diff.snapshot:
-                out.write(
-                    f"| {md_code(change.path)} | {_cell(change.old)} | {_cell(change.new)} |\n"
-                )
-            out.write("\n")
-        elif diff.snapshot_note:
-            out.write(f"Snapshot {md_code(diff.snapshot_file)}: {md_text(diff.snapshot_note)}.\n\n")
+            _md_resources(diff, out)
+        _md_outputs_and_snapshot(diff, out)
+    for diff in quiet:
+        out.write(f"### Stack {md_code(diff.stack)} (unchanged)\n\n")
+        _md_stack_notes(diff, out)
     return out.getvalue()
+
+
+def _md_outputs_and_snapshot(diff: StackDiff, out: io.StringIO) -> None:
+    if diff.outputs:
+        out.write("| output | before | after |\n|---|---|---|\n")
+        for change in diff.outputs:
+            out.write(f"| {md_code(change.path)} | {_cell(change.old)} | {_cell(change.new)} |\n")
+        out.write("\n")
+    if diff.snapshot:
+        out.write(
+            f"Snapshot {md_code(diff.snapshot_file)}, semantic diff:\n\n"
+            "| path | before | after |\n|---|---|---|\n"
+        )
+        for change in diff.snapshot:
+            out.write(f"| {md_code(change.path)} | {_cell(change.old)} | {_cell(change.new)} |\n")
+        out.write("\n")
+    elif diff.snapshot_note:
+        out.write(f"Snapshot {md_code(diff.snapshot_file)}: {md_text(diff.snapshot_note)}.\n\n")
+
+
+def _text_stack_notes(diff: StackDiff, out: io.StringIO) -> None:
+    for warning in diff.warnings:
+        out.write(f"  warning: {terminal_line(warning)}\n")
+    for line in diff.secrets:
+        out.write(f"  encrypted value {terminal_line(line)}\n")
+    for line in diff.environment:
+        out.write(f"  pulumi esc environment: {terminal_line(line)}\n")
+    for warning in diff.head_warnings:
+        message, separator, fix = warning.partition("\n    fix: ")
+        out.write(f"  contract warning: {terminal_line(message)}\n")
+        if separator:
+            out.write(f"      fix: {terminal_line(fix)}\n")
+    for pending in diff.new_secrets:
+        out.write(f"  new secret to set before deploy: {terminal_line(pending)}\n")
 
 
 def render_text(base: str, head: str, diffs: Sequence[StackDiff]) -> str:
@@ -447,14 +617,18 @@ def render_text(base: str, head: str, diffs: Sequence[StackDiff]) -> str:
         if diff.error_after:
             block = terminal_block(diff.error_after).replace("\n", "\n    ")
             out.write(f"  breaks the stack:\n    {block}\n")
-        for warning in diff.warnings:
-            out.write(f"  warning: {terminal_line(warning)}\n")
+        _text_stack_notes(diff, out)
+        if not diff.failing:
+            out.write(f"  {counts_line(diff)}\n")
         for resource in diff.resources:
-            sign = {"added": "+", "removed": "-", "changed": "~"}[resource.kind]
-            out.write(f"  {sign} {terminal_line(resource.type)}  {terminal_line(resource.path)}\n")
-            if resource.kind == "changed":
-                for change in resource.changes:
-                    out.write(f"      {_line(change)}\n")
+            out.write(
+                f"  {SIGNS[resource.kind]} {terminal_line(resource.type)}  "
+                f"{terminal_line(_resource_title(resource))}\n"
+            )
+            if resource.reasons:
+                out.write(f"      replaced: {terminal_line('; '.join(resource.reasons))}\n")
+            for change in resource.changes:
+                out.write(f"      {_line(change)}\n")
         for change in diff.outputs:
             out.write(f"  output {_line(change)}\n")
         if diff.snapshot:
@@ -466,6 +640,10 @@ def render_text(base: str, head: str, diffs: Sequence[StackDiff]) -> str:
                 f"  snapshot {terminal_line(diff.snapshot_file)}: "
                 f"{terminal_line(diff.snapshot_note)}\n"
             )
+    for diff in diffs:
+        if not diff.changed and (diff.head_warnings or diff.new_secrets):
+            out.write(f"=== stack {terminal_line(diff.stack)} (unchanged)\n")
+            _text_stack_notes(diff, out)
     failing = [d.stack for d in diffs if d.failing]
     if failing:
         out.write(f"failing after this change: {', '.join(terminal_line(s) for s in failing)}\n")
@@ -501,6 +679,8 @@ def render_json(base: str, head: str, diffs: Sequence[StackDiff]) -> str:
                         "type": r.type,
                         "kind": r.kind,
                         "changes": [change(c) for c in r.changes],
+                        "reasons": r.reasons,
+                        "movedFrom": r.moved_from,
                     }
                     for r in d.resources
                 ],
@@ -509,6 +689,10 @@ def render_json(base: str, head: str, diffs: Sequence[StackDiff]) -> str:
                 "errorAfter": d.error_after,
                 "snapshotNote": d.snapshot_note,
                 "warnings": d.warnings,
+                "secrets": d.secrets,
+                "environment": d.environment,
+                "headWarnings": d.head_warnings,
+                "newSecrets": d.new_secrets,
             }
             for d in diffs
             if d.changed

@@ -59,6 +59,9 @@ class PlannedResource:
     """A value whose change replaces the resource (the S3 key's keyVersion)."""
     provider: str | None = None
     """Path of the explicit provider the resource uses (None: a default provider)."""
+    urn: str = ""
+    aliases: list[str] = field(default_factory=list)
+    """Former URNs (a `diff` matches the resource with the one that had such a URN)."""
 
 
 @dataclass
@@ -176,6 +179,8 @@ def _tree(run: ProgramRun) -> list[PlannedResource]:
             delete_before_replace=r.delete_before_replace,
             replacement_trigger=r.replacement_trigger,
             provider=paths.get(r.provider.rsplit("::", 1)[0]) if r.provider else None,
+            urn=r.urn,
+            aliases=sorted(r.aliases),
         )
         for r in run.registrations
     ]

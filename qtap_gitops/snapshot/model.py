@@ -25,6 +25,9 @@ class ReferenceRole(StrEnum):
     PULSE_TOKEN = "pulse-token"
     AWS_ACCESS_KEY_ID = "aws-access-key-id"
     AWS_SECRET_ACCESS_KEY = "aws-secret-access-key"
+    QPOINT_TOKEN = "qpoint-token"
+    """The token of another Qpoint service (legacy pulse store, `qpoint` warehouse, qscan): it
+    may read the registration token, though nothing makes it do so."""
     OTHER = "other"
 
 

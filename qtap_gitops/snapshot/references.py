@@ -8,6 +8,7 @@ of a valid `{type: env, value: NAME}` reference is not a credential and is shown
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from .. import qtap_schema as qs
@@ -15,6 +16,45 @@ from ..yamlsource import PathPart, View, is_credential_key, quote
 from .model import Context, EnvReference, ReferenceRole, unknown_keys
 
 EXAMPLE = "{type: env, value: NAME}"
+
+# An env variable of the agent's pod is also read by the process itself: these names change how
+# it runs (the dynamic loader's LD_*, the shell's PATH/HOME, the Go runtime's GO* knobs, Go's
+# net/http proxy and crypto/x509 trust variables), so a snapshot may not set them.
+PROCESS_ENV = frozenset(
+    {
+        "PATH", "HOME", "USER", "SHELL", "PWD", "TMPDIR", "HOSTNAME", "IFS", "ENV", "BASH_ENV",
+        "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY", "SSL_CERT_FILE", "SSL_CERT_DIR",
+        "GODEBUG", "GOGC", "GOMAXPROCS", "GOMEMLIMIT", "GOTRACEBACK", "TZ",
+    }
+)  # fmt: skip
+PROCESS_ENV_PREFIXES = ("LD_", "DYLD_")
+# The longest name a ConfigMap or Secret key may have (Kubernetes validates env names as
+# C identifiers up to 253 characters); uppercase only, as POSIX reserves lowercase for apps.
+MAX_ENV_NAME = 253
+ENV_NAME_STRICT = re.compile(r"[A-Z_][A-Z0-9_]*", re.ASCII)
+
+
+def env_name_refusal(name: str) -> tuple[str, str] | None:
+    """(what is wrong, fix) for an env name this project refuses, or None."""
+    if len(name) > MAX_ENV_NAME:
+        return (
+            f"is {len(name)} characters long; at most {MAX_ENV_NAME} are allowed",
+            "use a shorter variable name in Qplane",
+        )
+    if not ENV_NAME_STRICT.fullmatch(name):
+        # Not shown: a lower-case "name" may well be a credential pasted in the wrong field.
+        return (
+            f"is not an upper-case variable name ([A-Z_][A-Z0-9_]*; {len(name)} characters, "
+            "not shown)",
+            "use upper-case letters, digits and underscores in Qplane (e.g. S3_SECRET_KEY)",
+        )
+    if name in PROCESS_ENV or name.startswith(PROCESS_ENV_PREFIXES):
+        return (
+            f"{name} changes how the agent's process runs (loader, shell, Go runtime or "
+            "proxy), not only what it reads",
+            "pick another variable name in Qplane",
+        )
+    return None
 
 
 def is_credential_path(path: tuple[PathPart, ...]) -> bool:
@@ -132,6 +172,16 @@ def check_value_source(
             f"{field_name} names {shown} as its env variable, which is not a valid variable name",
             "use letters, digits and underscores, not starting with a digit (e.g. "
             "REGISTRATION_TOKEN)",
+        )
+        return None
+    refusal = env_name_refusal(name)
+    if refusal is not None:
+        value_at.error(
+            "env-name-process",
+            f"{field_name} reads an env variable that {refusal[0]}"
+            if refusal[0].startswith("is ")
+            else f"{field_name} reads {refusal[0]}",
+            refusal[1],
         )
         return None
     if name in qs.CHART_MANAGED_ENV:

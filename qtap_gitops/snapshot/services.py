@@ -119,6 +119,8 @@ def check_event_store(ctx: Context, store: View, seen: dict[str, View]) -> None:
     for key in ("token", "dataset"):
         if store.has(key):
             role = ReferenceRole.PULSE_TOKEN if kind == "pulse" and key == "token" else None
+            if key == "token" and kind in qs.LEGACY_EVENT_STORE_TYPES:
+                role = ReferenceRole.QPOINT_TOKEN
             check_value_source(ctx, store.child(key), secret=key == "token", role=role)
     if store.has("headers"):
         check_headers(ctx, store.child("headers"))
@@ -197,7 +199,8 @@ def check_object_store(ctx: Context, store: View, seen: dict[str, View]) -> None
         check_s3(ctx, store, ident)
         return
     if store.has("token"):
-        check_value_source(ctx, store.child("token"), secret=True, role=None)
+        role = ReferenceRole.QPOINT_TOKEN if kind == "qpoint" else None
+        check_value_source(ctx, store.child("token"), secret=True, role=role)
     if store.has("headers"):
         check_headers(ctx, store.child("headers"))
     if store.has("tls"):
@@ -394,7 +397,8 @@ def check_qscan_service(ctx: Context, qscan: View) -> None:
                 f"use one of: {one_of(qs.QSCAN_SERVICE_TYPES)}",
             )
     if qscan.has("token"):
-        check_value_source(ctx, qscan.child("token"), secret=True, role=None)
+        role = ReferenceRole.QPOINT_TOKEN
+        check_value_source(ctx, qscan.child("token"), secret=True, role=role)
 
 
 def check_otel_tls(tls: View) -> None:

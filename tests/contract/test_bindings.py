@@ -158,3 +158,76 @@ def test_unused_secret_env_values_warn():
     )
     assert [(w.code, w.is_error) for w in warnings] == [("secret-unused", False)]
     assert "pulumi config rm --path 'qtap:secretEnv.OLD_AXIOM_TOKEN'" in warnings[0].fix
+
+
+# -- issue 17, item 13: a credential is read only by its owner, names cannot steer the process --
+
+OTEL_STORE = """\
+    - id: collector
+      type: otel
+      endpoint: collector.example.com:4317
+      protocol: grpc
+      headers:
+        x-api-key:
+          type: env
+          value: {name}
+"""
+
+
+def with_otel_header_reading(name: str) -> str:
+    return replace("\n  object_stores:", "\n" + OTEL_STORE.format(name=name) + "  object_stores:")
+
+
+@pytest.mark.parametrize("name", ["S3_SECRET_KEY", "S3_ACCESS_KEY", "REGISTRATION_TOKEN"])
+def test_an_otel_header_reading_a_stack_credential_is_an_error(name):
+    bindings, problems = derive_bindings(snapshot_of(with_otel_header_reading(name)))
+    (problem,) = problems
+    assert problem.code == "credential-env-read"
+    assert problem.line is not None
+    assert problem.column is not None
+    assert f"reads {name}" in problem.message
+    assert "only the store that owns a credential may read it" in problem.message
+    assert problem.fix.startswith("give this value its own env variable")
+    assert name not in {b.name for b in bindings}
+
+
+def test_an_otel_header_with_its_own_variable_is_fine():
+    bindings, problems = derive_bindings(snapshot_of(with_otel_header_reading("COLLECTOR_KEY")))
+    assert problems == []
+    kinds = {b.name: b.source.kind for b in bindings}
+    assert kinds["COLLECTOR_KEY"] is SourceKind.SECRET_ENV
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("LD_PRELOAD", "changes how the agent's process runs"),
+        ("PATH", "changes how the agent's process runs"),
+        ("HOME", "changes how the agent's process runs"),
+        ("HTTPS_PROXY", "changes how the agent's process runs"),
+        ("collector_key", "is not an upper-case variable name"),
+        ("K" * 254, "is 254 characters long; at most 253"),
+    ],
+)
+def test_env_names_that_steer_the_process_are_refused(name, expected):
+    report = check_snapshot_bytes(with_otel_header_reading(name).encode(), FILE)
+    (problem,) = [p for p in report.problems if p.code == "env-name-process"]
+    assert expected in problem.message
+    assert problem.line is not None
+    assert problem.fix
+    if name.islower():
+        assert name not in problem.message  # may be a credential in the wrong field
+
+
+# -- issue 17, item 12: one Vault server and one policy however they are written ---------------
+
+
+def test_vault_addresses_and_policy_names_are_compared_as_vault_sees_them():
+    from qtap_gitops.cross_stack import vault_name, vault_server
+
+    assert vault_server("https://Vault.Example.com/") == vault_server(
+        "https://vault.example.com:443"
+    )
+    assert vault_server("http://vault:8200") != vault_server("http://vault:8201")
+    assert vault_name("policy", "Qtap-Dev-Read") == vault_name("policy", "qtap-dev-read")
+    assert vault_name("kubernetes-auth role", "Dev") != vault_name("kubernetes-auth role", "dev")
