@@ -2,6 +2,10 @@
 
 `check`, `plan`, `diff` and `import` all run these, so a change that makes two stacks own one
 bucket (or one Vault secret, role or policy) is refused by every tool, not only by `check`.
+
+A fleet's member (`qtap:fleet.owner`, see fleet.py) shares its owner's bucket and Vault secret by
+design: it creates neither, so it claims neither. Its own Vault role and policy are still its
+own, and two owners still conflict.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .deployment import DeploymentReport
+from .fleet import FleetNode, fleet_of, relation_problems
 from .problems import Problem, Severity
 
 
@@ -29,9 +34,11 @@ def cross_stack_conflicts(reports: Sequence[DeploymentReport]) -> list[CrossStac
         deployment = report.deployment
         if deployment is None:
             continue
+        # The stack that creates this stack's buckets and secret: itself, or its fleet's owner.
+        owner = fleet_of(deployment.settings).owner
         for store in deployment.snapshot.aws_stores:
-            other = buckets.setdefault(store.bucket, deployment.stack)
-            if other != deployment.stack:
+            other = buckets.setdefault(store.bucket, owner)
+            if other != owner:
                 problem = Problem(
                     severity=Severity.ERROR,
                     code="shared-bucket",
@@ -48,13 +55,15 @@ def cross_stack_conflicts(reports: Sequence[DeploymentReport]) -> list[CrossStac
         if vault is None:
             continue
         # Within one Vault server, each of these names belongs to exactly one stack.
-        for what, name, setting in (
-            ("secret", f"{vault.kv_mount}/{vault.path}", "qtap:vault.path"),
+        names = [
             ("kubernetes-auth role", f"{vault.auth_mount}/{vault.role}", "qtap:vault.role"),
             ("policy", vault.policy_name, "qtap:vault.role"),
-        ):
-            owner = vault_names.setdefault((vault.address, what, name), deployment.stack)
-            if owner != deployment.stack:
+        ]
+        if owner == deployment.stack:  # a member writes no secret: it reads its owner's
+            names.insert(0, ("secret", f"{vault.kv_mount}/{vault.path}", "qtap:vault.path"))
+        for what, name, setting in names:
+            holder = vault_names.setdefault((vault.address, what, name), deployment.stack)
+            if holder != deployment.stack:
                 problem = Problem(
                     severity=Severity.ERROR,
                     code="shared-vault-name",
@@ -62,12 +71,23 @@ def cross_stack_conflicts(reports: Sequence[DeploymentReport]) -> list[CrossStac
                     line=None,
                     column=None,
                     yaml_path=setting,
-                    message=f"stack {owner} already uses the Vault {what} {name} at "
+                    message=f"stack {holder} already uses the Vault {what} {name} at "
                     f"{vault.address}; each stack would overwrite the other's",
                     fix=f"give this stack its own {setting}",
                 )
-                found.append(CrossStackProblem(problem, (owner, deployment.stack)))
+                found.append(CrossStackProblem(problem, (holder, deployment.stack)))
     return found
+
+
+def fleet_conflicts(
+    nodes: Sequence[FleetNode], known: Sequence[str] = ()
+) -> list[CrossStackProblem]:
+    """The fleet relation's problems; each stops only the member it is reported on (an owner
+    deploys on its own, whatever its members say)."""
+    return [
+        CrossStackProblem(problem, (stack, stack))
+        for stack, problem in relation_problems(nodes, known)
+    ]
 
 
 def cross_stack_problems(reports: Sequence[DeploymentReport]) -> list[Problem]:
