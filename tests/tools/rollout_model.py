@@ -2,7 +2,7 @@
 
 The stack lists come from the workflows' own `run:` scripts, executed under bash with the real
 `jq` against the real `qtapctl stacks --format json` (a `scripts/qtap` shim runs this checkout's
-qtapctl in-process-equivalent: `python -m qtapctl`). Which stage jobs run is decided from each
+qtapctl as `python -m qtapctl`). Which stage jobs run is decided from each
 job's `needs` and `if:`, read from the YAML; the `if:` is evaluated by a small interpreter that
 knows only the terms the workflow uses, so a new term fails the tests instead of being guessed.
 """
@@ -81,9 +81,7 @@ _TERM = re.compile(
 )
 
 
-def evaluate_if(
-    condition: str, *, ancestor_failed: bool, needs: Mapping[str, "JobRun"]
-) -> bool:
+def evaluate_if(condition: str, *, ancestor_failed: bool, needs: Mapping[str, JobRun]) -> bool:
     """A conjunction (`&&`) of the terms above; anything else is an error of the model."""
     value = True
     for part in condition.replace("${{", "").replace("}}", "").split("&&"):
@@ -122,6 +120,33 @@ def topological(workflow: Mapping[str, Any]) -> list[str]:
     return order
 
 
+def stacks_job_outputs(job: Mapping[str, Any], step_outputs: Mapping[str, str]) -> dict[str, str]:
+    """The job's outputs, each taken from the step output its expression names."""
+    outputs = {}
+    for key, expression in job["outputs"].items():
+        match = re.fullmatch(r"\$\{\{ steps\.[\w-]+\.outputs\.([\w-]+) \}\}", expression)
+        assert match, expression
+        outputs[key] = step_outputs[match[1]]
+    return outputs
+
+
+def stage_name(entry: Mapping[str, Any]) -> str:
+    """The stage of one `stacks --format json` entry, as the deploy step's jq filter computes
+    it (a test compares the two on fleets that fill every stage)."""
+    part = "owners" if entry["owner"] == entry["stack"] else "members"
+    return f"ring{entry['ring']}-{part}"
+
+
+def stage_outputs_of(entries: Sequence[Mapping[str, Any]], stages: Sequence[str]) -> dict[str, str]:
+    """What the deploy step writes for `entries`: one compact JSON list per stage."""
+    return {
+        stage: json.dumps(
+            [e["stack"] for e in entries if stage_name(e) == stage], separators=(",", ":")
+        )
+        for stage in stages
+    }
+
+
 def simulate_deploy(
     workflow: Mapping[str, Any], stage_outputs: Mapping[str, str], failing: Set[str] = frozenset()
 ) -> list[JobRun]:
@@ -137,14 +162,12 @@ def simulate_deploy(
         needs = _needs(job)
         ancestors[name] = set(needs).union(*(ancestors[n] for n in needs))
         if name == STACKS_JOB:
-            outputs = {
-                key: stage_outputs[re.fullmatch(r"\$\{\{ steps\.stages\.outputs\.([\w-]+) \}\}", v)[1]]  # type: ignore[index]
-                for key, v in job["outputs"].items()
-            }
-            runs[name] = JobRun(name, "success", outputs)
+            runs[name] = JobRun(name, "success", stacks_job_outputs(job, stage_outputs))
             continue
         failed = any(runs[a].result == "failure" for a in ancestors[name])
-        if not evaluate_if(str(job["if"]), ancestor_failed=failed, needs={n: runs[n] for n in needs}):
+        if not evaluate_if(
+            str(job["if"]), ancestor_failed=failed, needs={n: runs[n] for n in needs}
+        ):
             runs[name] = JobRun(name, "skipped")
             continue
         matrix = job["strategy"]["matrix"]["stack"]
