@@ -34,11 +34,12 @@ def cross_stack_conflicts(reports: Sequence[DeploymentReport]) -> list[CrossStac
         deployment = report.deployment
         if deployment is None:
             continue
-        # The stack that creates this stack's buckets and secret: itself, or its fleet's owner.
-        owner = fleet_of(deployment.settings).owner
-        for store in deployment.snapshot.aws_stores:
-            other = buckets.setdefault(store.bucket, owner)
-            if other != owner:
+        # A member creates no bucket and no secret: it uses its owner's (the fleet relation
+        # refuses a member whose snapshot, and so whose buckets, differ from its owner's).
+        owner = fleet_of(deployment.settings).owner == deployment.stack
+        for store in deployment.snapshot.aws_stores if owner else ():
+            other = buckets.setdefault(store.bucket, deployment.stack)
+            if other != deployment.stack:
                 problem = Problem(
                     severity=Severity.ERROR,
                     code="shared-bucket",
@@ -59,7 +60,7 @@ def cross_stack_conflicts(reports: Sequence[DeploymentReport]) -> list[CrossStac
             ("kubernetes-auth role", f"{vault.auth_mount}/{vault.role}", "qtap:vault.role"),
             ("policy", vault.policy_name, "qtap:vault.role"),
         ]
-        if owner == deployment.stack:  # a member writes no secret: it reads its owner's
+        if owner:
             names.insert(0, ("secret", f"{vault.kv_mount}/{vault.path}", "qtap:vault.path"))
         for what, name, setting in names:
             holder = vault_names.setdefault((vault.address, what, name), deployment.stack)
