@@ -21,8 +21,9 @@ from .diff import RENDERERS as DIFF_RENDERERS
 from .diff import DiffError, run_diff
 from .escape import terminal_line
 from .fleet import INVENTORY_RENDERERS, STACK_RENDERERS, run_fleet, run_stacks
+from .fleet_plan import plan_stacks
 from .importer import import_snapshot
-from .plan import RENDERERS, plan_stack
+from .plan import RENDERERS
 from .seal import run_seal
 
 MAX_EXPORT_BYTES = 16 * 1024 * 1024  # far above the snapshot limit: read enough to refuse it
@@ -126,7 +127,7 @@ def _run(args: argparse.Namespace, started_ns: int) -> int:
     if args.command == "plan":
         stacks = _stacks(project, args.stacks, args.all)
         checked = check_project(project, stacks)
-        plans = [plan_stack(project, s, refused=checked.errors(s)) for s in stacks]
+        plans = list(plan_stacks(project, stacks, checked).values())
         sys.stdout.write(RENDERERS[args.format](plans))
         return 1 if any(p.error for p in plans) else 0
     if args.command == "diff":

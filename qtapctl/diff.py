@@ -12,7 +12,7 @@ import json
 import os
 import subprocess
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -25,7 +25,9 @@ from qtap_gitops.yamldiff import MISSING, Change, diff_values, diff_yaml, show
 
 from .check import check_project, containment_problem, project_stacks
 from .escape import md_code, md_fence, md_text, terminal_block, terminal_line
-from .plan import StackPlan, plan_stack
+from .fleet import list_stacks
+from .fleet_plan import plan_stacks
+from .plan import StackPlan
 from .signals import exit_cleanly_on_signals
 
 MARKER = "<!-- qtap-gitops:diff -->"
@@ -57,12 +59,15 @@ class StackDiff:
     error_after: str | None = None
     warnings: list[str] = field(default_factory=list)
     """Day-2 consequences a reviewer must not miss (see `day2_warnings`)."""
+    owner_changed: str | None = None
+    """The fleet owner whose change this member follows (see `members_follow_owners`)."""
 
     @property
     def changed(self) -> bool:
         # A stack that cannot be planned in head is always shown: the review must say so.
         return bool(
-            self.resources
+            self.owner_changed
+            or self.resources
             or self.outputs
             or self.snapshot
             or self.snapshot_note
@@ -323,9 +328,32 @@ def day2_warnings(before: StackPlan | None, after: StackPlan | None) -> list[str
 
 def _plans(project: Project, stacks: Sequence[str]) -> dict[str, StackPlan]:
     """Each stack planned with that revision's own settings; a stack `check` refuses (its own
-    errors, or a conflict with another stack of that revision) is not run."""
+    errors, or a conflict with another stack of that revision) is not run. A fleet member is
+    planned with its owner's outputs (qtapctl/fleet_plan.py)."""
     checked = check_project(project, stacks)
-    return {s: plan_stack(project, s, refused=checked.errors(s)) for s in stacks}
+    return plan_stacks(project, stacks, checked)
+
+
+# -- fleets: a member changes when its owner changes -----------------------------------------
+
+
+def members_follow_owners(diffs: Sequence[StackDiff], owners: Mapping[str, str]) -> None:
+    """Mark every member of a changed owner as changed (`owners`: stack -> its owner in head).
+
+    A member deploys its owner's snapshot and reads the owner's outputs, so any change of the
+    owner (snapshot, settings) reaches every cluster of the environment: each is previewed and
+    deployed, even when its own plan shows no difference.
+    """
+    by_stack = {d.stack: d for d in diffs}
+    for diff in diffs:
+        owner = owners.get(diff.stack, diff.stack)
+        if owner != diff.stack and owner in by_stack and by_stack[owner].changed:
+            diff.owner_changed = owner
+
+
+def _owners(project: Project) -> dict[str, str]:
+    entries, _ = list_stacks(project)
+    return {e.stack: e.owner for e in entries}
 
 
 def run_diff(
@@ -346,6 +374,7 @@ def run_diff(
             diff_stack(stack, before.get(stack), after.get(stack), old_project, new_project)
             for stack in stacks
         ]
+        members_follow_owners(diffs, _owners(new_project))
     return base, head or WORKING_TREE, diffs
 
 
@@ -388,6 +417,11 @@ def render_markdown(base: str, head: str, diffs: Sequence[StackDiff]) -> str:
             out.write(md_fence(diff.error_after) + "\n")
         elif diff.error_before:
             out.write("This change fixes a stack that could not be planned before.\n\n")
+        if diff.owner_changed:
+            out.write(
+                f"Its owner {md_code(diff.owner_changed)} changes: this cluster runs the owner's "
+                "snapshot and reads its outputs, so it is deployed with it.\n\n"
+            )
         for warning in diff.warnings:
             out.write(f"> **Warning:** {md_text(warning)}\n\n")
         if not diff.failing:
@@ -447,6 +481,8 @@ def render_text(base: str, head: str, diffs: Sequence[StackDiff]) -> str:
         if diff.error_after:
             block = terminal_block(diff.error_after).replace("\n", "\n    ")
             out.write(f"  breaks the stack:\n    {block}\n")
+        if diff.owner_changed:
+            out.write(f"  changes with its owner {terminal_line(diff.owner_changed)}\n")
         for warning in diff.warnings:
             out.write(f"  warning: {terminal_line(warning)}\n")
         for resource in diff.resources:
@@ -509,6 +545,7 @@ def render_json(base: str, head: str, diffs: Sequence[StackDiff]) -> str:
                 "errorAfter": d.error_after,
                 "snapshotNote": d.snapshot_note,
                 "warnings": d.warnings,
+                "ownerChanged": d.owner_changed,
             }
             for d in diffs
             if d.changed

@@ -31,6 +31,9 @@ from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
 PROJECT = "qtap"
+# The "current organization" a program sees offline (pulumi.get_organization()); a member's
+# StackReference `<org>/<project>/<owner>` names it unless qtap:fleet.organization is set.
+ORGANIZATION = "organization"
 
 _SIG = "4dabf18193072939515e22adb298388d"
 _SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
@@ -152,7 +155,11 @@ class FakeCloud(pulumi_mocks.Mocks):
         secret_access_key: Callable[[str], str] | None = None,
         *,
         preview: bool = False,
+        stack_outputs: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
+        # The outputs of other stacks, by full StackReference name `<org>/<project>/<stack>`;
+        # a value wrapped in `Secret` is a secret output of that stack.
+        self.stack_outputs = dict(stack_outputs or {})
         # In a preview, what a provider only learns on creation (a new key's id and secret)
         # is unknown; leaving it out of the answer makes the engine treat it so.
         self.preview = preview
@@ -170,6 +177,8 @@ class FakeCloud(pulumi_mocks.Mocks):
         self, args: pulumi_mocks.MockResourceArgs
     ) -> tuple[str | None, dict[str, Any]]:
         inputs = dict(args.inputs)
+        if args.typ == "pulumi:pulumi:StackReference":
+            return self._stack_reference(str(inputs.get("name") or args.resource_id))
         if args.typ == "aws:s3/bucket:Bucket":
             bucket = inputs.get("bucket", args.name)
             return bucket, {**inputs, "arn": f"arn:aws:s3:::{bucket}", "bucket": bucket}
@@ -219,6 +228,18 @@ class FakeCloud(pulumi_mocks.Mocks):
             }
         # -- end secrets backends
         return f"{args.name}-id", inputs
+
+    def _stack_reference(self, name: str) -> tuple[str, dict[str, Any]]:
+        """What the engine reads for a StackReference: the stack's outputs, secrets named."""
+        if name not in self.stack_outputs:
+            # As the service answers a reference to a stack that does not exist.
+            raise ValueError(f"unknown stack reference {name!r}: no such stack offline")
+        outputs = self.stack_outputs[name]
+        return name, {
+            "name": name,
+            "outputs": {k: v.value if isinstance(v, Secret) else v for k, v in outputs.items()},
+            "secret_output_names": sorted(k for k, v in outputs.items() if isinstance(v, Secret)),
+        }
 
     def call(
         self, args: pulumi_mocks.MockCallArgs
@@ -348,7 +369,13 @@ def _run(
     monitor = RecordingMonitor(cloud)
     pulumi_settings.ROOT.set(None)
     pulumi.runtime.set_mocks(
-        cloud, project=PROJECT, stack=stack, preview=preview, logger=logger, monitor=monitor
+        cloud,
+        project=PROJECT,
+        stack=stack,
+        preview=preview,
+        logger=logger,
+        monitor=monitor,
+        organization=ORGANIZATION,
     )
     pulumi.runtime.set_all_config(config, sorted(secret_keys))
     pulumi_settings.SETTINGS.rpc_manager.clear()
