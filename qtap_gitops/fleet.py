@@ -92,10 +92,6 @@ def deploy_order(nodes: Iterable[FleetNode]) -> list[FleetNode]:
     return sorted(nodes, key=deploy_key)
 
 
-def members_of(nodes: Iterable[FleetNode], owner: str) -> list[str]:
-    return sorted(n.stack for n in nodes if n.is_member and n.owner == owner)
-
-
 def _problem(node: FleetNode, code: str, message: str, fix: str, key: str = OWNER_KEY) -> Problem:
     line, column = node.owner_at
     return Problem(

@@ -18,10 +18,19 @@ import pytest
 from qtap_gitops.settings import FleetSettings
 from qtap_gitops.stackfile import find_project
 from qtapctl.check import check_project
-from qtapctl.diff import StackDiff, members_follow_owners, render_json, render_markdown, run_diff
+from qtapctl.diff import (
+    WORKING_TREE,
+    StackDiff,
+    members_follow_owners,
+    render_json,
+    render_markdown,
+    render_stacks,
+    run_diff,
+)
 from qtapctl.fleet_plan import plan_stacks, reference_name
 from qtapctl.mock_engine import ORGANIZATION, PROJECT, REDACTED
 from tests.conftest import copy_project
+from tests.tools.cli import qtapctl_inprocess
 from tests.tools.test_fleet_commands import PROD_EU, SNAPSHOT_LINE, with_prod_eu
 
 PROGRAM = """
@@ -127,3 +136,18 @@ def test_diff_shows_every_member_when_the_owners_settings_change(tmp_path: Path)
     assert sorted(changed) == ["prod", "prod-eu"]
     assert changed["prod-eu"].owner_changed == "prod"
     assert changed["prod"].resources  # the owner's own change is shown as such
+    assert json.loads(render_stacks("main", WORKING_TREE, diffs)) == ["prod", "prod-eu"]
+
+
+def test_plan_of_a_member_runs_the_program_after_its_owner(project_copy: Path):
+    """The command as a user runs it, with the real program: the member is planned (with the
+    owner's outputs at hand) and only the member is shown."""
+    with_prod_eu(project_copy)
+    result = qtapctl_inprocess(
+        "--project-dir", str(project_copy), "plan", "prod-eu", "--format", "json"
+    )
+    assert result.status == 0, result.output
+    (plan,) = json.loads(result.stdout)["stacks"]
+    assert plan["stack"] == "prod-eu"
+    assert plan["error"] is None
+    assert plan["resources"]
