@@ -151,13 +151,18 @@ def _ownership_problem(
             "that owns itself",
             f"make one stack of the cycle the owner: remove {OWNER_KEY} from its stack file",
         )
-    root = chain[-1]
+    root = by_stack.get(chain[-1])
+    fix = (
+        f"set {OWNER_KEY} to {root.stack}, the stack that owns the environment"
+        if root is not None and not root.is_member
+        else f"set {OWNER_KEY} to the stack that owns the environment (its own owner)"
+    )
     return _problem(
         node,
         "fleet-owner-is-member",
         f"the owner stack {node.owner} is itself a member (of {owner.owner}); a member reads "
         "its owner's outputs, which only an owner exports",
-        f"set {OWNER_KEY} to {root}, the stack that owns the environment",
+        fix,
     )
 
 

@@ -98,6 +98,14 @@ def test_the_cross_stack_contract_refuses_what_cannot_work():
     assert "a -> b -> a" in messages["a"].message
 
 
+def test_a_member_behind_someone_elses_cycle_is_not_sent_into_it():
+    nodes = [node("x", "a"), node("a", "b"), node("b", "a")]
+    problems = dict(relation_problems(nodes))
+    assert problems["x"].code == "fleet-owner-is-member"
+    assert "set qtap:fleet.owner to the stack that owns the environment" in problems["x"].fix
+    assert problems["a"].code == problems["b"].code == "fleet-cycle"
+
+
 def test_an_owner_whose_settings_do_not_parse_is_failing_not_missing():
     found = codes([node("eu", "unparsable")], known=("unparsable",))
     assert found == {"eu": ["fleet-owner-failing"]}
