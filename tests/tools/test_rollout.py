@@ -21,10 +21,8 @@ from ruamel.yaml import YAML
 
 from qtap_gitops.fleet import FleetNode, deploy_order
 from qtap_gitops.settings import MAX_RING, FleetSettings
-from qtap_gitops.stackfile import find_project
-from qtapctl.diff import diff_stack
-from qtapctl.plan import PlannedResource, StackPlan
 from tests.conftest import REPO, copy_project
+from tests.tools.cli import qtapctl_inprocess
 from tests.tools.rollout_model import (
     JobRun,
     deployed,
@@ -255,21 +253,26 @@ def test_a_new_stack_file_is_drift_checked_with_no_workflow_edit(tmp_path: Path)
 
 
 def test_a_new_stack_file_is_previewed_with_no_workflow_edit(tmp_path: Path):
-    """The preview matrix is `diff --format stacks`, and a stack that only the head revision has
-    is always in it (everything it deploys is added)."""
+    """The preview matrix is `diff --format stacks`; a pull request that adds two stack files
+    lists both (everything they deploy is new), and nothing else changed."""
     project = five_stack_project(tmp_path / "repo")
+    git = ["git", "-C", str(project)]
+    subprocess.run([*git, "init", "-q", "-b", "main"], check=True, timeout=60)
+    # main has the repository's three stacks; the pull request adds qa and prod-eu.
+    subprocess.run(
+        [*git, "add", "--", ".", ":!Pulumi.qa.yaml", ":!Pulumi.prod-eu.yaml", ":!snapshots/qa"],
+        check=True,
+        timeout=60,
+    )
+    subprocess.run(
+        [*git, "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "base"],
+        check=True,
+        timeout=60,
+    )
     preview = jobs(load(project / ".github/workflows/pull-request.yml"))["preview"]
     assert preview["strategy"]["matrix"] == {
         "stack": "${{ fromJSON(needs.offline-diff.outputs.stacks) }}"
     }
-    plan = StackPlan(
-        "prod-eu",
-        resources=[
-            PlannedResource(
-                "qtap", "qtap:index:Environment", "qtap", None, False, False, False, [], {}
-            )
-        ],
-    )
-    diff = diff_stack("prod-eu", None, plan, None, find_project(project))
-    assert diff.changed
-    assert [r.kind for r in diff.resources] == ["added"]
+    result = qtapctl_inprocess("--project-dir", str(project), "diff", "--format", "stacks")
+    assert result.status == 0, result.output
+    assert sorted(json.loads(result.stdout)) == ["prod-eu", "qa"]
