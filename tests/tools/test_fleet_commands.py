@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
 from qtap_gitops.chart_versions import app_version
@@ -221,3 +223,44 @@ def test_the_app_version_table_agrees_with_the_charts_own_chart_yaml():
         schema_file("qtap-chart-0.0.38", "Chart.yaml").read_text()
     )
     assert app_version(str(chart["version"])) == chart["appVersion"] == "v0.17.6"
+
+
+# -- hostile qtap:fleet values: an answer, never a traceback, never a partial list -------------
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(-10, 10**12) | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+FLEET_VALUES = JSON_VALUES | st.fixed_dictionaries(
+    {},
+    optional={
+        "environment": st.sampled_from(["prod", "dev", "prod-eu", "", "../x"]) | JSON_VALUES,
+        "owner": st.sampled_from(["prod", "dev", "prod-eu", "ghost", "a b"]) | JSON_VALUES,
+        "ring": st.integers(-2, 6) | JSON_VALUES,
+        "organization": st.sampled_from(["acme", "-bad", "a/b"]) | JSON_VALUES,
+    },
+)
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(FLEET_VALUES)
+def test_stacks_answers_any_fleet_value(project_copy: Path, value: object):
+    text = PROD_EU.replace(
+        "  qtap:fleet:\n    environment: prod\n    owner: prod\n    ring: 2\n",
+        f"  qtap:fleet: {json.dumps(value)}\n",
+    )
+    with_prod_eu(project_copy, text)
+    status, out, err = run(project_copy, "stacks", "--format", "json")
+    assert status in (0, 1)
+    if status == 0:
+        listed = json.loads(out)
+        assert sorted(s["stack"] for s in listed) == sorted([*STACKS, "prod-eu"])
+        assert all(0 <= s["ring"] <= 4 for s in listed)
+    else:
+        assert out == ""
+        assert "Pulumi.prod-eu.yaml" in err
+        assert "fix:" in err
+        assert "Traceback" not in err
