@@ -15,6 +15,10 @@ keys (stable; a new key is an addition, never a rename):
 
 Only the settings are read (no snapshot), so the list is cheap; the relation's own contract
 (missing owner, owner that is a member, cycles, rings) is still checked and refuses the list.
+
+`fleet --format json` is `{"stacks": [...], "environments": [...]}`: one object per stack with
+the fields of `InventoryRow`, and per environment its `stacks`, the distinct snapshot `digests`
+they run, `complete` (every cluster's snapshot is known) and `same_snapshot`.
 """
 
 from __future__ import annotations
@@ -228,7 +232,7 @@ def render_inventory_json(
 ) -> str:
     payload: dict[str, Any] = {
         "stacks": [asdict(r) for r in rows],
-        "environments": [{**asdict(e), "sameSnapshot": e.same_snapshot} for e in environments],
+        "environments": [{**asdict(e), "same_snapshot": e.same_snapshot} for e in environments],
     }
     return json.dumps(payload, indent=2, sort_keys=True) + "\n"
 

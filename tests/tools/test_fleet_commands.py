@@ -147,7 +147,7 @@ def test_done_when_a_second_prod_cluster_is_one_file(tmp_path: Path):
     assert rows["prod-eu"]["protection"] == "owner's bucket (prod)"
     (prod,) = [e for e in inventory["environments"] if e["environment"] == "prod"]
     assert prod["stacks"] == ["prod", "prod-eu"]
-    assert prod["sameSnapshot"] is True
+    assert prod["same_snapshot"] is True
 
 
 def test_fleet_inventory_shows_versions_modes_credentials_and_digests():
