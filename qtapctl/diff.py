@@ -349,6 +349,10 @@ def members_follow_owners(diffs: Sequence[StackDiff], owners: Mapping[str, str])
         owner = owners.get(diff.stack, diff.stack)
         if owner != diff.stack and owner in by_stack and by_stack[owner].changed:
             diff.owner_changed = owner
+            diff.warnings.append(
+                f"its owner {owner} changes: this cluster runs the owner's snapshot and reads "
+                "its outputs, so it is previewed and deployed with it"
+            )
 
 
 def _owners(project: Project) -> dict[str, str]:
@@ -417,11 +421,6 @@ def render_markdown(base: str, head: str, diffs: Sequence[StackDiff]) -> str:
             out.write(md_fence(diff.error_after) + "\n")
         elif diff.error_before:
             out.write("This change fixes a stack that could not be planned before.\n\n")
-        if diff.owner_changed:
-            out.write(
-                f"Its owner {md_code(diff.owner_changed)} changes: this cluster runs the owner's "
-                "snapshot and reads its outputs, so it is deployed with it.\n\n"
-            )
         for warning in diff.warnings:
             out.write(f"> **Warning:** {md_text(warning)}\n\n")
         if not diff.failing:
@@ -481,8 +480,6 @@ def render_text(base: str, head: str, diffs: Sequence[StackDiff]) -> str:
         if diff.error_after:
             block = terminal_block(diff.error_after).replace("\n", "\n    ")
             out.write(f"  breaks the stack:\n    {block}\n")
-        if diff.owner_changed:
-            out.write(f"  changes with its owner {terminal_line(diff.owner_changed)}\n")
         for warning in diff.warnings:
             out.write(f"  warning: {terminal_line(warning)}\n")
         for resource in diff.resources:
@@ -545,7 +542,6 @@ def render_json(base: str, head: str, diffs: Sequence[StackDiff]) -> str:
                 "errorAfter": d.error_after,
                 "snapshotNote": d.snapshot_note,
                 "warnings": d.warnings,
-                "ownerChanged": d.owner_changed,
             }
             for d in diffs
             if d.changed

@@ -114,8 +114,9 @@ def test_members_follow_a_changed_owner():
     members_follow_owners(diffs, owners)
     assert [d.stack for d in diffs if d.changed] == ["prod", "prod-eu"]
     assert diffs[1].owner_changed == "prod"
-    assert "Its owner <code>prod</code> changes" in render_markdown("b", "h", diffs)
-    assert json.loads(render_json("b", "h", diffs))["stacks"][1]["ownerChanged"] == "prod"
+    assert "its owner prod changes" in render_markdown("b", "h", diffs)
+    (shown,) = json.loads(render_json("b", "h", diffs))["stacks"][1]["warnings"]
+    assert shown.startswith("its owner prod changes: this cluster runs the owner's snapshot")
 
 
 def git(repo: Path, *args: str) -> None:
