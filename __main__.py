@@ -12,7 +12,7 @@ from pathlib import Path
 import pulumi
 
 from components import QtapEnvironment, QtapEnvironmentArgs
-from components.fleet import Export, OwnerOutputs, fleet_of, owner_stack_name
+from components.fleet import Export, OwnerOutputs, owner_stack_name
 from components.providers import build_providers
 from components.secret_backends import uses_random_provider
 from qtap_gitops.deployment import prepare_deployment
@@ -60,7 +60,7 @@ def owner_of(settings: StackSettings) -> OwnerOutputs | None:
     org from `qtap:fleet.organization` or the current one); None for an owner stack."""
     if not settings.is_member:
         return None
-    fleet = fleet_of(settings)
+    fleet = settings.fleet
     return OwnerOutputs(owner_stack_name(fleet, pulumi.get_organization(), pulumi.get_project()))
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import pulumi
 
-from qtap_gitops.settings import FleetSettings, StackSettings
+from qtap_gitops.settings import FleetSettings
 
 
 class Export(StrEnum):
@@ -33,11 +33,6 @@ class Export(StrEnum):
     """With a Vault backend: the KV v2 version of the secret the owner last wrote."""
     WRITER_KEY_VERSION = "writerKeyVersion"
     SNAPSHOT_SHA256 = "snapshotSha256"
-
-
-def fleet_of(settings: StackSettings) -> FleetSettings:
-    """The stack's `qtap:fleet` (the one place that knows where the settings keep it)."""
-    return settings.fleet
 
 
 def owner_stack_name(fleet: FleetSettings, organization: str, project: str) -> str:

@@ -2,6 +2,10 @@
 
 `check`, `plan`, `diff` and `import` all run these, so a change that makes two stacks own one
 bucket (or one Vault secret, role or policy) is refused by every tool, not only by `check`.
+
+A fleet's member (`qtap:fleet.owner`, see fleet.py) shares its owner's bucket and Vault secret by
+design: it creates neither, so it claims neither. Its own Vault role and policy are still its
+own, and two owners still conflict.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from .deployment import DeploymentReport
+from .fleet import FleetNode, relation_problems
 from .problems import Problem, Severity
 
 
@@ -51,7 +56,10 @@ def cross_stack_conflicts(reports: Sequence[DeploymentReport]) -> list[CrossStac
         deployment = report.deployment
         if deployment is None:
             continue
-        for store in deployment.snapshot.aws_stores:
+        # A member creates no bucket and no secret: it uses its owner's (the fleet relation
+        # refuses a member whose snapshot, and so whose buckets, differ from its owner's).
+        owner = deployment.settings.fleet.owner == deployment.stack
+        for store in deployment.snapshot.aws_stores if owner else ():
             other = buckets.setdefault(store.bucket, deployment.stack)
             if other != deployment.stack:
                 problem = Problem(
@@ -70,14 +78,16 @@ def cross_stack_conflicts(reports: Sequence[DeploymentReport]) -> list[CrossStac
         if vault is None:
             continue
         # Within one Vault server, each of these names belongs to exactly one stack.
-        for what, name, setting in (
-            ("secret", f"{vault.kv_mount}/{vault.path}", "qtap:vault.path"),
+        names = [
             ("kubernetes-auth role", f"{vault.auth_mount}/{vault.role}", "qtap:vault.role"),
             ("policy", vault.policy_name, "qtap:vault.role"),
-        ):
+        ]
+        if owner:
+            names.insert(0, ("secret", f"{vault.kv_mount}/{vault.path}", "qtap:vault.path"))
+        for what, name, setting in names:
             key = (vault_server(vault.address), what, vault_name(what, name))
-            owner = vault_names.setdefault(key, deployment.stack)
-            if owner != deployment.stack:
+            holder = vault_names.setdefault(key, deployment.stack)
+            if holder != deployment.stack:
                 problem = Problem(
                     severity=Severity.ERROR,
                     code="shared-vault-name",
@@ -85,12 +95,23 @@ def cross_stack_conflicts(reports: Sequence[DeploymentReport]) -> list[CrossStac
                     line=None,
                     column=None,
                     yaml_path=setting,
-                    message=f"stack {owner} already uses the Vault {what} {name} at "
+                    message=f"stack {holder} already uses the Vault {what} {name} at "
                     f"{vault.address}; each stack would overwrite the other's",
                     fix=f"give this stack its own {setting}",
                 )
-                found.append(CrossStackProblem(problem, (owner, deployment.stack)))
+                found.append(CrossStackProblem(problem, (holder, deployment.stack)))
     return found
+
+
+def fleet_conflicts(
+    nodes: Sequence[FleetNode], known: Sequence[str] = ()
+) -> list[CrossStackProblem]:
+    """The fleet relation's problems; each stops only the member it is reported on (an owner
+    deploys on its own, whatever its members say)."""
+    return [
+        CrossStackProblem(problem, (stack, stack))
+        for stack, problem in relation_problems(nodes, known)
+    ]
 
 
 def cross_stack_problems(reports: Sequence[DeploymentReport]) -> list[Problem]:

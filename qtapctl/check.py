@@ -10,11 +10,18 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TextIO
 
-from qtap_gitops.cross_stack import CrossStackProblem, cross_stack_conflicts, problems_of
+from qtap_gitops.cross_stack import (
+    CrossStackProblem,
+    cross_stack_conflicts,
+    fleet_conflicts,
+    problems_of,
+)
 from qtap_gitops.deployment import DeploymentReport, check_deployment
 from qtap_gitops.esc import PROVIDED_CODE, load_stack_environments, split_pending
+from qtap_gitops.fleet import FleetNode, node_of
 from qtap_gitops.identity import describe_identity
 from qtap_gitops.problems import Problem, sort_problems
+from qtap_gitops.settings import check_settings
 from qtap_gitops.stackfile import Project, load_stack_config
 
 from .escape import terminal_line
@@ -32,6 +39,8 @@ class Replacement:
 class ProjectCheck:
     reports: dict[str, DeploymentReport]
     conflicts: list[CrossStackProblem] = field(default_factory=list)
+    fleet: list[FleetNode] = field(default_factory=list)
+    """Every stack whose settings parse, as the fleet relation sees it (see fleet.py)."""
 
     def errors(self, stack: str) -> list[Problem]:
         """Everything that stops `stack`: its own errors and the conflicts it takes part in."""
@@ -89,7 +98,30 @@ def check_project(
     }
     ordered = [reports[s] for s in project_stacks(project) if s in reports]
     ordered += [r for s, r in reports.items() if r not in ordered]
-    return ProjectCheck(reports, cross_stack_conflicts(ordered))
+    nodes = fleet_nodes(project, reports)
+    conflicts = cross_stack_conflicts(ordered) + fleet_conflicts(nodes, list(reports))
+    return ProjectCheck(reports, conflicts, nodes)
+
+
+def fleet_nodes(project: Project, reports: Mapping[str, DeploymentReport]) -> list[FleetNode]:
+    """The fleet relation of the checked stacks: a stack whose settings do not parse has no
+    place in it (its owner or members are told it fails its checks)."""
+    nodes = []
+    for stack, report in reports.items():
+        raw, _ = load_stack_config(project, stack)
+        settings = check_settings(raw)[0] if raw is not None else None
+        if settings is None:
+            continue
+        deployment = report.deployment
+        nodes.append(
+            node_of(
+                settings,
+                raw,
+                snapshot_sha256=deployment.snapshot.sha256 if deployment else None,
+                passes=deployment is not None,
+            )
+        )
+    return nodes
 
 
 def valid_stack_name(name: str) -> bool:

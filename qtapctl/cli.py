@@ -20,8 +20,10 @@ from .check import check_project, containment_problem, project_stacks, run_check
 from .diff import RENDERERS as DIFF_RENDERERS
 from .diff import DiffError, run_diff
 from .escape import terminal_line
+from .fleet import INVENTORY_RENDERERS, STACK_RENDERERS, run_fleet, run_stacks
+from .fleet_plan import plan_stacks
 from .importer import import_snapshot
-from .plan import RENDERERS, plan_stack
+from .plan import RENDERERS
 from .seal import run_seal
 
 MAX_EXPORT_BYTES = 16 * 1024 * 1024  # far above the snapshot limit: read enough to refuse it
@@ -90,6 +92,16 @@ def build_parser() -> argparse.ArgumentParser:
     imported.add_argument("stack")
     imported.add_argument("file", nargs="?", default="-", help="the export (default: stdin)")
 
+    # -- fleets (qtapctl/fleet.py)
+    stacks = sub.add_parser(
+        "stacks", help="every stack in deploy order: ring, owner before members, name"
+    )
+    stacks.add_argument("--format", choices=sorted(STACK_RENDERERS), default="text")
+    fleet = sub.add_parser(
+        "fleet", help="the inventory: what each cluster runs, and one snapshot per environment"
+    )
+    fleet.add_argument("--format", choices=sorted(INVENTORY_RENDERERS), default="markdown")
+
     # -- seal (qtapctl/seal.py)
     seal = sub.add_parser("seal", help="write a stack's SealedSecret manifest, for git delivery")
     seal.add_argument("stack")
@@ -115,7 +127,7 @@ def _run(args: argparse.Namespace, started_ns: int) -> int:
     if args.command == "plan":
         stacks = _stacks(project, args.stacks, args.all)
         checked = check_project(project, stacks)
-        plans = [plan_stack(project, s, refused=checked.errors(s)) for s in stacks]
+        plans = list(plan_stacks(project, stacks, checked).values())
         sys.stdout.write(RENDERERS[args.format](plans))
         return 1 if any(p.error for p in plans) else 0
     if args.command == "diff":
@@ -129,6 +141,10 @@ def _run(args: argparse.Namespace, started_ns: int) -> int:
         stack = _stacks(project, [args.stack], False)[0]
         raw, source = _read_export(args.file, sys.stdin)
         return import_snapshot(project, stack, raw, source, sys.stdout, started_ns=started_ns)
+    if args.command == "stacks":
+        return run_stacks(project, args.format, sys.stdout, sys.stderr)
+    if args.command == "fleet":
+        return run_fleet(project, args.format, sys.stdout)
     if args.command == "seal":
         stack = _stacks(project, [args.stack], False)[0]
         return run_seal(

@@ -12,7 +12,7 @@ import json
 import os
 import subprocess
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -25,7 +25,9 @@ from qtap_gitops.yamldiff import MISSING, Change, diff_values, diff_yaml, show
 
 from .check import check_project, containment_problem, project_stacks
 from .escape import md_code, md_fence, md_text, terminal_block, terminal_line
-from .plan import PlannedResource, StackPlan, plan_stack
+from .fleet import list_stacks
+from .fleet_plan import plan_stacks
+from .plan import PlannedResource, StackPlan
 from .replacement import replacement_order, replacement_reasons
 from .signals import exit_cleanly_on_signals
 from .stack_inputs import environment_changes, secret_changes, stack_inputs
@@ -76,13 +78,16 @@ class StackDiff:
     """Every contract warning of the head revision (shown even when nothing else changed)."""
     new_secrets: list[str] = field(default_factory=list)
     """Secrets head needs before deploy that base did not."""
+    owner_changed: str | None = None
+    """The fleet owner whose change this member follows (see `members_follow_owners`)."""
 
     @property
     def changed(self) -> bool:
         """Whether merging can change what this stack deploys. A stack that cannot be planned in
         head is always shown: the review must say so."""
         return bool(
-            self.resources
+            self.owner_changed
+            or self.resources
             or self.outputs
             or self.snapshot
             or self.snapshot_note
@@ -450,9 +455,36 @@ def switch_warnings(old: Project | None, new: Project | None, stack: str) -> lis
 
 def _plans(project: Project, stacks: Sequence[str]) -> dict[str, StackPlan]:
     """Each stack planned with that revision's own settings; a stack `check` refuses (its own
-    errors, or a conflict with another stack of that revision) is not run."""
+    errors, or a conflict with another stack of that revision) is not run. A fleet member is
+    planned with its owner's outputs (qtapctl/fleet_plan.py)."""
     checked = check_project(project, stacks)
-    return {s: plan_stack(project, s, refused=checked.errors(s)) for s in stacks}
+    return plan_stacks(project, stacks, checked)
+
+
+# -- fleets: a member changes when its owner changes -----------------------------------------
+
+
+def members_follow_owners(diffs: Sequence[StackDiff], owners: Mapping[str, str]) -> None:
+    """Mark every member of a changed owner as changed (`owners`: stack -> its owner in head).
+
+    A member deploys its owner's snapshot and reads the owner's outputs, so any change of the
+    owner (snapshot, settings) reaches every cluster of the environment: each is previewed and
+    deployed, even when its own plan shows no difference.
+    """
+    by_stack = {d.stack: d for d in diffs}
+    for diff in diffs:
+        owner = owners.get(diff.stack, diff.stack)
+        if owner != diff.stack and owner in by_stack and by_stack[owner].changed:
+            diff.owner_changed = owner
+            diff.warnings.append(
+                f"its owner {owner} changes: this cluster runs the owner's snapshot and reads "
+                "its outputs, so it is previewed and deployed with it"
+            )
+
+
+def _owners(project: Project) -> dict[str, str]:
+    entries, _ = list_stacks(project)
+    return {e.stack: e.owner for e in entries}
 
 
 def run_diff(
@@ -473,6 +505,7 @@ def run_diff(
             diff_stack(stack, before.get(stack), after.get(stack), old_project, new_project)
             for stack in stacks
         ]
+        members_follow_owners(diffs, _owners(new_project))
     return base, head or WORKING_TREE, diffs
 
 

@@ -171,6 +171,9 @@ class FakeCloud(pulumi_mocks.Mocks):
         preview: bool = False,
         stack_outputs: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
+        # The outputs of other stacks, by full StackReference name `<org>/<project>/<stack>`;
+        # a value wrapped in `Secret` is a secret output of that stack.
+        self.stack_outputs = dict(stack_outputs or {})
         # In a preview, what a provider only learns on creation (a new key's id and secret)
         # is unknown; leaving it out of the answer makes the engine treat it so.
         self.preview = preview

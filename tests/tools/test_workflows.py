@@ -25,7 +25,15 @@ from typing import Any
 import pytest
 from ruamel.yaml import YAML
 
-from tests.conftest import REPO, STACKS
+from tests.conftest import REPO, STACKS, copy_project
+from tests.tools.rollout_model import (
+    deployed,
+    qtap_shim,
+    run_step,
+    simulate_deploy,
+    stacks_job_outputs,
+    stacks_step,
+)
 
 WORKFLOWS = REPO / ".github" / "workflows"
 PR_WORKFLOW = WORKFLOWS / "pull-request.yml"
@@ -635,24 +643,24 @@ def test_deploy_runs_on_main_and_by_hand_one_at_a_time_never_cancelled():
     assert all("concurrency" not in job for job in jobs(load(UP_WORKFLOW)).values())
 
 
-def test_deploy_updates_dev_then_staging_then_prod():
-    deploy_jobs = jobs(load(DEPLOY_WORKFLOW))
-    order: list[str] = []
-    previous: str | None = None
-    remaining = dict(deploy_jobs)
-    while remaining:
-        ready = [n for n, j in remaining.items() if j.get("needs") == previous]
-        assert len(ready) == 1, f"not a single chain after {previous}: {ready}"
-        (name,) = ready
-        job = remaining.pop(name)
+def test_deploy_updates_dev_then_staging_then_prod(tmp_path: Path):
+    """The repository's stacks, as deploy.yml runs them: one stage after the other (rings 0, 1
+    and 2 in the stack files), each `pulumi up` through the reusable workflow, no secret passed."""
+    project = copy_project(tmp_path / "project")
+    qtap_shim(project)
+    workflow = load(DEPLOY_WORKFLOW)
+    outputs = run_step(stacks_step(workflow, "stages"), project)
+    runs = [r for r in simulate_deploy(workflow, outputs) if r.stacks]
+    assert [r.stacks for r in runs] == [["dev"], ["staging"], ["prod"]]
+    assert deployed(runs) == list(STACKS) == ["dev", "staging", "prod"]
+    for name, job in jobs(workflow).items():
+        if name == "stacks":
+            continue
         assert job["uses"] == UP_WORKFLOW_REF
         assert "secrets" not in job, "a deploy stage passes no secret on"
-        order.append(job["with"]["stack"])
-        previous = name
-    assert order == list(STACKS) == ["dev", "staging", "prod"]
-    for stack in order:
+    for stack in STACKS:
         assert (REPO / f"Pulumi.{stack}.yaml").is_file()
-    first = next(j for j in deploy_jobs.values() if "needs" not in j)
+    first = next(j for j in jobs(workflow).values() if "needs" not in j)
     assert first["if"] == "github.ref == 'refs/heads/main'"
 
 
@@ -849,14 +857,27 @@ def test_drift_runs_on_a_schedule_and_by_hand_for_main_only():
     (schedule,) = workflow["on"]["schedule"]
     assert len(schedule["cron"].split()) == 5
     assert workflow["concurrency"]["group"] != load(DEPLOY_WORKFLOW)["concurrency"]["group"]
-    (job,) = jobs(workflow).values()
-    assert job["if"] == "github.ref == 'refs/heads/main'"
+    listing, job = jobs(workflow)["stacks"], jobs(workflow)["drift"]
+    assert listing["if"] == "github.ref == 'refs/heads/main'"
+    assert job["needs"] == "stacks"
     assert job["environment"] == "${{ matrix.stack }}-drift"
-    assert job["strategy"] == {"fail-fast": False, "matrix": {"stack": list(STACKS)}}
+    assert job["strategy"] == {
+        "fail-fast": False,
+        "matrix": {"stack": "${{ fromJSON(needs.stacks.outputs.stacks) }}"},
+    }
+
+
+def test_drift_checks_every_stack_of_the_repository(tmp_path: Path):
+    project = copy_project(tmp_path / "project")
+    qtap_shim(project)
+    workflow = load(DRIFT_WORKFLOW)
+    outputs = run_step(stacks_step(workflow, "stacks"), project)
+    listed = stacks_job_outputs(jobs(workflow)["stacks"], outputs)
+    assert json.loads(listed["stacks"]) == list(STACKS)
 
 
 def drift_steps() -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
-    (job,) = jobs(load(DRIFT_WORKFLOW)).values()
+    job = jobs(load(DRIFT_WORKFLOW))["drift"]
     (drift,) = [s for s in steps(job) if s.get("id") == "drift"]
     (summary,) = [s for s in steps(job) if "GITHUB_STEP_SUMMARY" in s.get("run", "")]
     return job, drift, summary
