@@ -15,11 +15,9 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from .secret_sync import MANAGED_BY
+from qtap_gitops.pod_security import PRIVILEGED
 
-# Qtap is a privileged, hostPID/hostNetwork eBPF DaemonSet; Pod Security Admission's baseline
-# or restricted level would reject its pods.
-PRIVILEGED = {"pod-security.kubernetes.io/enforce": "privileged"}
+from .secret_sync import MANAGED_BY
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from qtap_gitops.bindings import EnvBinding
+from qtap_gitops.pod_security import PRIVILEGED
 from qtap_gitops.release_values import SECRET_NAME
 from qtap_gitops.settings import VaultSettings
 
@@ -56,9 +57,8 @@ class SecretSync(pulumi.ComponentResource):
                 "name": args.namespace,
                 "labels": {
                     **MANAGED_BY,
-                    # Qtap is a privileged, hostPID/hostNetwork eBPF DaemonSet; Pod Security
-                    # Admission's baseline or restricted level would reject its pods.
-                    "pod-security.kubernetes.io/enforce": "privileged",
+                    # The privileged eBPF DaemonSet's Pod Security Admission level.
+                    **PRIVILEGED,
                 },
             },
             opts=child,
