@@ -13,6 +13,7 @@ GitHub API, the drift summary script under bash.
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import shutil
@@ -32,7 +33,9 @@ PR_WORKFLOW = WORKFLOWS / "pull-request.yml"
 DEPLOY_WORKFLOW = WORKFLOWS / "deploy.yml"
 UP_WORKFLOW = WORKFLOWS / "_pulumi-up.yml"
 DRIFT_WORKFLOW = WORKFLOWS / "drift.yml"
-UP_WORKFLOW_REF = "./.github/workflows/_pulumi-up.yml"
+# GitHub's self-repository form of a local reusable workflow (zizmor's self-repository audit).
+UP_WORKFLOW_REF = "$/.github/workflows/_pulumi-up.yml"
+LOCAL_PREFIXES = ("./", "$/")
 
 # First line of `qtap diff --format markdown`; the comment step finds its comment by it.
 DIFF_MARKER = "<!-- qtap-gitops:diff -->"
@@ -90,7 +93,7 @@ def steps(job: dict[str, Any]) -> list[dict[str, Any]]:
 def action_of(step: dict[str, Any]) -> str | None:
     """`owner/repo` of a step's remote action, None for a `run:` step or a local action."""
     uses = step.get("uses")
-    if not isinstance(uses, str) or uses.startswith("./"):
+    if not isinstance(uses, str) or uses.startswith(LOCAL_PREFIXES):
         return None
     return uses.split("@", 1)[0]
 
@@ -238,7 +241,7 @@ def test_actionlint_reports_a_broken_workflow(tmp_path: Path):
     assert 'property "foo" is not defined' in messages
     assert '"github.event.pull_request.title" is potentially untrusted' in messages
     assert 'input "fetch-dept" is not defined in action "actions/checkout@v5"' in messages
-    assert 'input "stak" is not defined in "./.github/workflows/_pulumi-up.yml"' in messages
+    assert f'input "stak" is not defined in "{UP_WORKFLOW_REF}"' in messages
     assert 'requires "contents: read", "id-token: write"' in messages
 
 
@@ -251,7 +254,7 @@ def test_every_remote_action_is_pinned_to_a_commit_with_its_version(path: Path):
     uses_lines = [line for line in text.splitlines() if USES_LINE.match(line)]
     for line in uses_lines:
         value = line.split("uses:", 1)[1].strip()
-        if value.startswith("./"):
+        if value.startswith(LOCAL_PREFIXES):
             continue
         assert PINNED_LINE.match(line), (
             f"{path.name}: not pinned as owner/repo@<sha> # vX.Y.Z: {line.strip()}"
@@ -263,7 +266,7 @@ def test_every_remote_action_is_pinned_to_a_commit_with_its_version(path: Path):
     parsed += [s["uses"] for job in jobs(workflow).values() for s in steps(job) if "uses" in s]
     assert len(parsed) == len(uses_lines)
     for uses in parsed:
-        assert uses.startswith("./") or re.fullmatch(r"[\w.-]+/[\w./-]+@[0-9a-f]{40}", uses), uses
+        assert uses.startswith(LOCAL_PREFIXES) or re.fullmatch(r"[\w.-]+/[\w./-]+@[0-9a-f]{40}", uses), uses
 
 
 def test_each_action_has_one_pin_and_one_version_everywhere():
@@ -528,12 +531,17 @@ def test_comment_script_creates_the_comment_on_the_first_run(tmp_path: Path):
     assert created["body"].count(DIFF_MARKER) == 1
 
 
+BOT = {"type": "Bot", "login": "github-actions[bot]"}
+OTHER_APP = {"type": "Bot", "login": "renovate[bot]"}
+
+
 def test_comment_script_edits_its_own_comment_and_no_other(tmp_path: Path):
     comments = [
         {"id": 1, "user": {"type": "User"}, "body": "looks good"},
         {"id": 2, "user": {"type": "User"}, "body": f"{DIFF_MARKER}\nquoted by a human"},
-        {"id": 3, "user": {"type": "Bot"}, "body": "#### :tropical_drink: `preview` on acme/dev"},
-        {"id": 4, "user": {"type": "Bot"}, "body": f"{DIFF_MARKER}\nthe previous push's diff"},
+        {"id": 3, "user": BOT, "body": "#### :tropical_drink: `preview` on acme/dev"},
+        {"id": 5, "user": OTHER_APP, "body": f"{DIFF_MARKER}\nanother app quoting the marker"},
+        {"id": 4, "user": BOT, "body": f"{DIFF_MARKER}\nthe previous push's diff"},
     ]
     calls = run_comment_script(tmp_path, DIFF, comments)
     assert [c["op"] for c in calls] == ["list", "update"]
@@ -613,6 +621,8 @@ def assert_logged_in_by_oidc_before(
         "path": "github-actions",
         "role": f"qtap-{stack}-{vault_role}",
         "jwtGithubAudience": "qtap-vault",
+        # The stack's CA (qtap:vault.caBundle) through ci_stack_settings.py; never tlsSkipVerify.
+        "caCertificate": "${{ steps.stack.outputs.vault_ca_certificate }}",
         "exportToken": True,
     }
     order = [index_of(job, s) for s in (settings, pulumi, aws, kube, vault)]
@@ -921,7 +931,7 @@ def test_drift_summary_shows_the_drift_and_raises_an_error_annotation(tmp_path: 
     assert text.startswith("## prod: DRIFT")
     assert "What to do with a drift report" in text
     assert "~ vault:kv/secretV2:SecretV2 prod-vault-secret" in text
-    assert "````text\n" in text
+    assert "```text\n" in text
     assert "::error title=Drift in prod::" in stdout
 
 
@@ -951,10 +961,14 @@ def test_ci_stack_settings_reads_the_context_and_vault_address_from_the_stack_fi
     assert result.returncode == 0, result.stderr
     outputs = dict(line.split("=", 1) for line in result.stdout.splitlines())
     stack_file = YAML(typ="safe", pure=True).load((REPO / f"Pulumi.{stack}.yaml").read_text())
+    ca_bundle = stack_file["config"]["qtap:vault"].get("caBundle", "")
     assert outputs == {
         "kube_context": stack_file["config"]["kubernetes:context"],
         "vault_address": stack_file["config"]["qtap:vault"]["address"],
+        "vault_ca_certificate": base64.b64encode(ca_bundle.encode()).decode(),
     }
+    # prod's Vault is signed by the internal CA: its login must carry it.
+    assert bool(outputs["vault_ca_certificate"]) is (stack == "prod")
 
 
 def test_ci_stack_settings_refuses_a_value_that_could_inject_outputs(project_copy: Path):
