@@ -935,6 +935,18 @@ def test_drift_summary_shows_the_drift_and_raises_an_error_annotation(tmp_path: 
     assert "::error title=Drift in prod::" in stdout
 
 
+def test_drift_summary_fence_is_longer_than_any_backtick_run_in_the_report(tmp_path: Path):
+    report = "diff:\n  ~ description: \"`````run` ```x```\"\n````\nlast line without newline"
+    text, _ = run_summary(tmp_path, "failure", report)
+    fence = "`" * 6
+    assert f"\n{fence}text\n" in text
+    body = text.split(f"{fence}text\n", 1)[1]
+    assert body == report + "\n" + fence + "\n"
+    # No line inside the block could close it (CommonMark: a closing fence is a line of at
+    # least as many backticks as the opening one).
+    assert not any(line.strip().startswith(fence) for line in report.splitlines())
+
+
 def test_drift_summary_of_a_clean_stack_and_of_a_failed_login(tmp_path: Path):
     clean, stdout = run_summary(tmp_path, "success", "Resources:\n    12 unchanged\n")
     assert clean.startswith("## prod: no drift")
@@ -991,6 +1003,37 @@ def test_ci_stack_settings_refuses_a_value_that_could_inject_outputs(project_cop
     assert result.stdout == ""
     assert "Pulumi.dev.yaml: kubernetes:context must be set" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("bundle", "message"),
+    [
+        ("not a certificate", "qtap:vault.caBundle does not parse"),
+        ("-----BEGIN PRIVATE KEY-----\nMII\n-----END PRIVATE KEY-----\n", "not a PEM certificate"),
+    ],
+)
+def test_ci_stack_settings_refuses_a_ca_bundle_that_is_not_certificates(
+    project_copy: Path, bundle: str, message: str
+):
+    stack_file = project_copy / "Pulumi.dev.yaml"
+    document = YAML(typ="safe", pure=True).load(stack_file.read_text())
+    document["config"]["qtap:vault"]["caBundle"] = bundle
+    yaml = YAML(typ="safe", pure=True)
+    with stack_file.open("w") as handle:
+        yaml.dump(document, handle)
+    result = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "ci_stack_settings.py"), "dev"],
+        cwd=project_copy,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert "MII" not in result.stderr
 
 
 def test_the_readme_checklist_names_every_identity_the_workflows_use():
