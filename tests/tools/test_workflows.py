@@ -266,7 +266,9 @@ def test_every_remote_action_is_pinned_to_a_commit_with_its_version(path: Path):
     parsed += [s["uses"] for job in jobs(workflow).values() for s in steps(job) if "uses" in s]
     assert len(parsed) == len(uses_lines)
     for uses in parsed:
-        assert uses.startswith(LOCAL_PREFIXES) or re.fullmatch(r"[\w.-]+/[\w./-]+@[0-9a-f]{40}", uses), uses
+        assert uses.startswith(LOCAL_PREFIXES) or re.fullmatch(
+            r"[\w.-]+/[\w./-]+@[0-9a-f]{40}", uses
+        ), uses
 
 
 def test_each_action_has_one_pin_and_one_version_everywhere():
@@ -936,7 +938,7 @@ def test_drift_summary_shows_the_drift_and_raises_an_error_annotation(tmp_path: 
 
 
 def test_drift_summary_fence_is_longer_than_any_backtick_run_in_the_report(tmp_path: Path):
-    report = "diff:\n  ~ description: \"`````run` ```x```\"\n````\nlast line without newline"
+    report = 'diff:\n  ~ description: "`````run` ```x```"\n````\nlast line without newline'
     text, _ = run_summary(tmp_path, "failure", report)
     fence = "`" * 6
     assert f"\n{fence}text\n" in text
@@ -1049,7 +1051,7 @@ def test_the_readme_checklist_names_every_identity_the_workflows_use():
         "`qtap-<stack>-preview`",
         "`qtap-<stack>-drift`",
         "-path=github-actions jwt",
-        "bound_audiences=qtap-vault",
+        '"bound_audiences": ["qtap-vault"]',
         "urn:pulumi:org:",
         "token.actions.githubusercontent.com:sub",
         "repo:acme/qtap-gitops:environment:",
@@ -1073,6 +1075,42 @@ def test_the_readme_checklist_names_every_identity_the_workflows_use():
             assert vault == "qtap-vault"
         for mount in re.findall(r"^\s+path: (\S+)$", text, re.MULTILINE):
             assert mount == "github-actions"
+
+
+def test_the_readme_checklist_closes_the_approval_and_identity_holes():
+    """Reviewers who cannot approve their own change and admins who cannot bypass, on every
+    environment including the previews; the repository's real (immutable) OIDC subject; and the
+    workflow file bound beside the subject in Vault and Pulumi Cloud."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme[
+        readme.index("### Settings to create (checklist)") : readme.index("### What to do")
+    ]
+    every = section[section.index("On **every** environment") :].split("\n- [ ]")[0]
+    assert "*Allow administrators to bypass configured protection" in every
+    assert "**off**" in every
+    assert "*Prevent self-review* **on**" in every
+    previews = section[section.index("Environments `dev-preview`") :].split("\n- [ ]")[0]
+    assert "*Required reviewers* and *Prevent" in previews
+    # Read the real subject prefix; the examples use the immutable owner-id/repo-id form.
+    assert "gh api repos/acme/qtap-gitops --jq" in section
+    assert "actions/oidc/customization/sub" in section
+    assert "repo:acme@1234567/qtap-gitops@89012345" in section
+    # job_workflow_ref next to sub, in Vault and in Pulumi Cloud, naming the workflow of each job.
+    vault = section[section.index("**Vault**") :]
+    assert '"bound_claims": {"job_workflow_ref": "$ref"}' in vault
+    assert '"bound_subject": "$prefix:environment:$env"' in vault
+    pulumi = section[section.index("**Pulumi Cloud**") : section.index("**AWS**")]
+    assert "`sub` **and**\n  `job_workflow_ref`" in pulumi
+    for workflow in (
+        "pull-request.yml@refs/pull/*/merge",
+        "drift.yml@refs/heads/main",
+        "_pulumi-up.yml@refs/heads/main",
+    ):
+        assert f"acme/qtap-gitops/.github/workflows/{workflow}" in pulumi
+        assert workflow in vault
+    # The environment each job runs in is the one whose workflow the checklist binds.
+    for path in (UP_WORKFLOW, DRIFT_WORKFLOW, PR_WORKFLOW):
+        assert f"workflows/{path.name}@" in pulumi
 
 
 def test_pr_diff_job_posts_the_comment_before_failing_on_a_broken_stack():
