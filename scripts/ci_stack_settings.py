@@ -81,7 +81,9 @@ def _ca_certificate(source: object, bundle: object) -> str:
     try:
         x509.load_pem_x509_certificates(bundle.encode("utf-8"))
     except ValueError as error:
-        raise SettingError(f"{source}: qtap:vault.caBundle does not parse ({error}); {fix}") from None
+        raise SettingError(
+            f"{source}: qtap:vault.caBundle does not parse ({error}); {fix}"
+        ) from None
     return base64.b64encode(bundle.encode("utf-8")).decode("ascii")
 
 
