@@ -226,7 +226,7 @@ def _bucket_problems(
 ) -> Iterator[str]:
     for type_token, check, what in _BUCKET_COMPANIONS:
         if not any(s.type == type_token and check(s.props) for s in siblings):
-            yield f"has no {what}"
+            yield f"lacks {what}"
     if bucket.retain_on_delete is False:
         yield "is not retained on delete (retainOnDelete); deleting the stack would delete it"
     if bucket.props.get("forceDestroy") is True:
