@@ -16,7 +16,9 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from .secret_sync import MANAGED_BY, PRIVILEGED
+from qtap_gitops.pod_security import PRIVILEGED
+
+from .secret_sync import MANAGED_BY
 from .urns import NAMESPACE_TYPE, ResourcePath
 
 

@@ -11,6 +11,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from qtap_gitops.bindings import EnvBinding
+from qtap_gitops.pod_security import PRIVILEGED
 from qtap_gitops.release_values import SECRET_NAME
 from qtap_gitops.settings import VaultSettings
 
@@ -24,9 +25,6 @@ REFRESH_INTERVAL = "1h"
 # pulumi-kubernetes waits for this condition before dependents proceed (PR #3134).
 WAIT_FOR_READY = {"pulumi.com/waitFor": "condition=Ready"}
 MANAGED_BY = {"app.kubernetes.io/managed-by": "pulumi", "app.kubernetes.io/part-of": "qtap"}
-# Qtap is a privileged, hostPID/hostNetwork eBPF DaemonSet; Pod Security Admission's baseline
-# or restricted level would reject its pods.
-PRIVILEGED = {"pod-security.kubernetes.io/enforce": "privileged"}
 
 
 @dataclass(frozen=True)
@@ -68,7 +66,11 @@ class SecretSync(pulumi.ComponentResource):
             namespace_name,
             metadata={
                 "name": args.namespace,
-                "labels": {**MANAGED_BY, **PRIVILEGED},
+                "labels": {
+                    **MANAGED_BY,
+                    # The privileged eBPF DaemonSet's Pod Security Admission level.
+                    **PRIVILEGED,
+                },
             },
             opts=child,
         )

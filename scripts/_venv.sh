@@ -17,11 +17,16 @@ inputs=("$requirements" "$root/requirements.txt" "$root/constraints.txt")
 digest="$(cat "${inputs[@]}" | "$venv/bin/python" -c 'import hashlib,sys; print(hashlib.sha256(sys.stdin.buffer.read()).hexdigest())')"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$digest" ]; then
   echo "Installing $(basename "$requirements") into $venv ..." >&2
+  # The lock beside the requirements file (requirements.lock, requirements-dev.lock; written by
+  # scripts/lock) pins every package with its sha256: every download must match. Without one,
+  # QTAP_REQUIRE_HASHES=1 (CI) refuses to install unchecked packages.
   lock="${requirements%.txt}.lock"
-  if [ -n "${QTAP_REQUIRE_HASHES:-}" ] && [ -f "$lock" ]; then
-    # CI on GitHub: every download must match a sha256 in the lock (scripts/lock writes it).
+  if [ -f "$lock" ]; then
     "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
       --require-hashes --no-deps -r "$lock"
+  elif [ -n "${QTAP_REQUIRE_HASHES:-}" ]; then
+    echo "$(basename "$lock") is missing: run scripts/lock (QTAP_REQUIRE_HASHES is set)" >&2
+    exit 1
   else
     "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$requirements"
   fi

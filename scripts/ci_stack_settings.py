@@ -3,15 +3,21 @@
 
     kube_context=<kubernetes:context>     the kubeconfig context `aws eks update-kubeconfig` names
     vault_address=<qtap:vault.address>    where the job logs in to Vault (the program's one address)
+    vault_ca_certificate=<base64>         qtap:vault.caBundle, base64-encoded as hashicorp/
+                                          vault-action's `caCertificate` input takes it (its
+                                          src/action.js decodes it); empty without a caBundle,
+                                          when the runner's public CAs verify Vault
 
-Printed as `name=value` lines for $GITHUB_OUTPUT. Both values are checked to be one line of
-plain characters, so a stack file cannot smuggle extra outputs into the job.
+Printed as `name=value` lines for $GITHUB_OUTPUT. Every value is checked to be one line of
+plain characters, so a stack file cannot smuggle extra outputs into the job; the CA bundle must
+parse as PEM certificates (never a key), so a job never logs in with `tlsSkipVerify`.
 
     .venv/bin/python scripts/ci_stack_settings.py dev >> "$GITHUB_OUTPUT"
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import sys
@@ -22,7 +28,9 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from qtap_gitops.problems import format_problems  # noqa: E402 (after the path set-up)
+from cryptography import x509  # noqa: E402 (after the path set-up)
+
+from qtap_gitops.problems import format_problems  # noqa: E402
 from qtap_gitops.stackfile import find_project, load_stack_config  # noqa: E402
 
 _CONTEXT = re.compile(r"^[A-Za-z0-9._:@/+-]{1,253}$")
@@ -55,7 +63,28 @@ def stack_settings(project_dir: Path, stack: str) -> dict[str, str]:
     address = address or raw.values.get("vault:address", "")
     if not _ADDRESS.match(address):
         raise SettingError(f"{source}: qtap:vault.address must be an https:// URL, got {address!r}")
-    return {"kube_context": context, "vault_address": address}
+    ca_bundle = vault.get("caBundle") if isinstance(vault, dict) else None
+    return {
+        "kube_context": context,
+        "vault_address": address,
+        "vault_ca_certificate": _ca_certificate(source, ca_bundle),
+    }
+
+
+def _ca_certificate(source: object, bundle: object) -> str:
+    """qtap:vault.caBundle as vault-action's `caCertificate` (base64 of the PEM); "" without one."""
+    if bundle is None or bundle == "":
+        return ""
+    fix = "set qtap:vault.caBundle to the PEM certificate(s) of the CA that signed Vault's"
+    if not isinstance(bundle, str) or "PRIVATE KEY" in bundle:
+        raise SettingError(f"{source}: qtap:vault.caBundle is not a PEM certificate bundle; {fix}")
+    try:
+        x509.load_pem_x509_certificates(bundle.encode("utf-8"))
+    except ValueError as error:
+        raise SettingError(
+            f"{source}: qtap:vault.caBundle does not parse ({error}); {fix}"
+        ) from None
+    return base64.b64encode(bundle.encode("utf-8")).decode("ascii")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

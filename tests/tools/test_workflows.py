@@ -13,6 +13,7 @@ GitHub API, the drift summary script under bash.
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import shutil
@@ -40,7 +41,9 @@ PR_WORKFLOW = WORKFLOWS / "pull-request.yml"
 DEPLOY_WORKFLOW = WORKFLOWS / "deploy.yml"
 UP_WORKFLOW = WORKFLOWS / "_pulumi-up.yml"
 DRIFT_WORKFLOW = WORKFLOWS / "drift.yml"
-UP_WORKFLOW_REF = "./.github/workflows/_pulumi-up.yml"
+# GitHub's self-repository form of a local reusable workflow (zizmor's self-repository audit).
+UP_WORKFLOW_REF = "$/.github/workflows/_pulumi-up.yml"
+LOCAL_PREFIXES = ("./", "$/")
 
 # First line of `qtap diff --format markdown`; the comment step finds its comment by it.
 DIFF_MARKER = "<!-- qtap-gitops:diff -->"
@@ -98,7 +101,7 @@ def steps(job: dict[str, Any]) -> list[dict[str, Any]]:
 def action_of(step: dict[str, Any]) -> str | None:
     """`owner/repo` of a step's remote action, None for a `run:` step or a local action."""
     uses = step.get("uses")
-    if not isinstance(uses, str) or uses.startswith("./"):
+    if not isinstance(uses, str) or uses.startswith(LOCAL_PREFIXES):
         return None
     return uses.split("@", 1)[0]
 
@@ -246,7 +249,7 @@ def test_actionlint_reports_a_broken_workflow(tmp_path: Path):
     assert 'property "foo" is not defined' in messages
     assert '"github.event.pull_request.title" is potentially untrusted' in messages
     assert 'input "fetch-dept" is not defined in action "actions/checkout@v5"' in messages
-    assert 'input "stak" is not defined in "./.github/workflows/_pulumi-up.yml"' in messages
+    assert f'input "stak" is not defined in "{UP_WORKFLOW_REF}"' in messages
     assert 'requires "contents: read", "id-token: write"' in messages
 
 
@@ -259,7 +262,7 @@ def test_every_remote_action_is_pinned_to_a_commit_with_its_version(path: Path):
     uses_lines = [line for line in text.splitlines() if USES_LINE.match(line)]
     for line in uses_lines:
         value = line.split("uses:", 1)[1].strip()
-        if value.startswith("./"):
+        if value.startswith(LOCAL_PREFIXES):
             continue
         assert PINNED_LINE.match(line), (
             f"{path.name}: not pinned as owner/repo@<sha> # vX.Y.Z: {line.strip()}"
@@ -271,7 +274,9 @@ def test_every_remote_action_is_pinned_to_a_commit_with_its_version(path: Path):
     parsed += [s["uses"] for job in jobs(workflow).values() for s in steps(job) if "uses" in s]
     assert len(parsed) == len(uses_lines)
     for uses in parsed:
-        assert uses.startswith("./") or re.fullmatch(r"[\w.-]+/[\w./-]+@[0-9a-f]{40}", uses), uses
+        assert uses.startswith(LOCAL_PREFIXES) or re.fullmatch(
+            r"[\w.-]+/[\w./-]+@[0-9a-f]{40}", uses
+        ), uses
 
 
 def test_each_action_has_one_pin_and_one_version_everywhere():
@@ -536,12 +541,17 @@ def test_comment_script_creates_the_comment_on_the_first_run(tmp_path: Path):
     assert created["body"].count(DIFF_MARKER) == 1
 
 
+BOT = {"type": "Bot", "login": "github-actions[bot]"}
+OTHER_APP = {"type": "Bot", "login": "renovate[bot]"}
+
+
 def test_comment_script_edits_its_own_comment_and_no_other(tmp_path: Path):
     comments = [
         {"id": 1, "user": {"type": "User"}, "body": "looks good"},
         {"id": 2, "user": {"type": "User"}, "body": f"{DIFF_MARKER}\nquoted by a human"},
-        {"id": 3, "user": {"type": "Bot"}, "body": "#### :tropical_drink: `preview` on acme/dev"},
-        {"id": 4, "user": {"type": "Bot"}, "body": f"{DIFF_MARKER}\nthe previous push's diff"},
+        {"id": 3, "user": BOT, "body": "#### :tropical_drink: `preview` on acme/dev"},
+        {"id": 5, "user": OTHER_APP, "body": f"{DIFF_MARKER}\nanother app quoting the marker"},
+        {"id": 4, "user": BOT, "body": f"{DIFF_MARKER}\nthe previous push's diff"},
     ]
     calls = run_comment_script(tmp_path, DIFF, comments)
     assert [c["op"] for c in calls] == ["list", "update"]
@@ -621,6 +631,8 @@ def assert_logged_in_by_oidc_before(
         "path": "github-actions",
         "role": f"qtap-{stack}-{vault_role}",
         "jwtGithubAudience": "qtap-vault",
+        # The stack's CA (qtap:vault.caBundle) through ci_stack_settings.py; never tlsSkipVerify.
+        "caCertificate": "${{ steps.stack.outputs.vault_ca_certificate }}",
         "exportToken": True,
     }
     order = [index_of(job, s) for s in (settings, pulumi, aws, kube, vault)]
@@ -942,8 +954,20 @@ def test_drift_summary_shows_the_drift_and_raises_an_error_annotation(tmp_path: 
     assert text.startswith("## prod: DRIFT")
     assert "What to do with a drift report" in text
     assert "~ vault:kv/secretV2:SecretV2 prod-vault-secret" in text
-    assert "````text\n" in text
+    assert "```text\n" in text
     assert "::error title=Drift in prod::" in stdout
+
+
+def test_drift_summary_fence_is_longer_than_any_backtick_run_in_the_report(tmp_path: Path):
+    report = 'diff:\n  ~ description: "`````run` ```x```"\n````\nlast line without newline'
+    text, _ = run_summary(tmp_path, "failure", report)
+    fence = "`" * 6
+    assert f"\n{fence}text\n" in text
+    body = text.split(f"{fence}text\n", 1)[1]
+    assert body == report + "\n" + fence + "\n"
+    # No line inside the block could close it (CommonMark: a closing fence is a line of at
+    # least as many backticks as the opening one).
+    assert not any(line.strip().startswith(fence) for line in report.splitlines())
 
 
 def test_drift_summary_of_a_clean_stack_and_of_a_failed_login(tmp_path: Path):
@@ -972,10 +996,14 @@ def test_ci_stack_settings_reads_the_context_and_vault_address_from_the_stack_fi
     assert result.returncode == 0, result.stderr
     outputs = dict(line.split("=", 1) for line in result.stdout.splitlines())
     stack_file = YAML(typ="safe", pure=True).load((REPO / f"Pulumi.{stack}.yaml").read_text())
+    ca_bundle = stack_file["config"]["qtap:vault"].get("caBundle", "")
     assert outputs == {
         "kube_context": stack_file["config"]["kubernetes:context"],
         "vault_address": stack_file["config"]["qtap:vault"]["address"],
+        "vault_ca_certificate": base64.b64encode(ca_bundle.encode()).decode(),
     }
+    # prod's Vault is signed by the internal CA: its login must carry it.
+    assert bool(outputs["vault_ca_certificate"]) is (stack == "prod")
 
 
 def test_ci_stack_settings_refuses_a_value_that_could_inject_outputs(project_copy: Path):
@@ -1000,6 +1028,37 @@ def test_ci_stack_settings_refuses_a_value_that_could_inject_outputs(project_cop
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("bundle", "message"),
+    [
+        ("not a certificate", "qtap:vault.caBundle does not parse"),
+        ("-----BEGIN PRIVATE KEY-----\nMII\n-----END PRIVATE KEY-----\n", "not a PEM certificate"),
+    ],
+)
+def test_ci_stack_settings_refuses_a_ca_bundle_that_is_not_certificates(
+    project_copy: Path, bundle: str, message: str
+):
+    stack_file = project_copy / "Pulumi.dev.yaml"
+    document = YAML(typ="safe", pure=True).load(stack_file.read_text())
+    document["config"]["qtap:vault"]["caBundle"] = bundle
+    yaml = YAML(typ="safe", pure=True)
+    with stack_file.open("w") as handle:
+        yaml.dump(document, handle)
+    result = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "ci_stack_settings.py"), "dev"],
+        cwd=project_copy,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert "MII" not in result.stderr
+
+
 def test_the_readme_checklist_names_every_identity_the_workflows_use():
     """The settings to create (README, "CI/CD") and the workflows name the same environments,
     Pulumi teams, Vault roles, Vault mount and audience, and GitHub variables."""
@@ -1013,7 +1072,7 @@ def test_the_readme_checklist_names_every_identity_the_workflows_use():
         "`qtap-<stack>-preview`",
         "`qtap-<stack>-drift`",
         "-path=github-actions jwt",
-        "bound_audiences=qtap-vault",
+        '"bound_audiences": ["qtap-vault"]',
         "urn:pulumi:org:",
         "token.actions.githubusercontent.com:sub",
         "repo:acme/qtap-gitops:environment:",
@@ -1037,6 +1096,42 @@ def test_the_readme_checklist_names_every_identity_the_workflows_use():
             assert vault == "qtap-vault"
         for mount in re.findall(r"^\s+path: (\S+)$", text, re.MULTILINE):
             assert mount == "github-actions"
+
+
+def test_the_readme_checklist_closes_the_approval_and_identity_holes():
+    """Reviewers who cannot approve their own change and admins who cannot bypass, on every
+    environment including the previews; the repository's real (immutable) OIDC subject; and the
+    workflow file bound beside the subject in Vault and Pulumi Cloud."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme[
+        readme.index("### Settings to create (checklist)") : readme.index("### What to do")
+    ]
+    every = section[section.index("On **every** environment") :].split("\n- [ ]")[0]
+    assert "*Allow administrators to bypass configured protection" in every
+    assert "**off**" in every
+    assert "*Prevent self-review* **on**" in every
+    previews = section[section.index("Environments `dev-preview`") :].split("\n- [ ]")[0]
+    assert "*Required reviewers* and *Prevent" in previews
+    # Read the real subject prefix; the examples use the immutable owner-id/repo-id form.
+    assert "gh api repos/acme/qtap-gitops --jq" in section
+    assert "actions/oidc/customization/sub" in section
+    assert "repo:acme@1234567/qtap-gitops@89012345" in section
+    # job_workflow_ref next to sub, in Vault and in Pulumi Cloud, naming the workflow of each job.
+    vault = section[section.index("**Vault**") :]
+    assert '"bound_claims": {"job_workflow_ref": "$ref"}' in vault
+    assert '"bound_subject": "$prefix:environment:$env"' in vault
+    pulumi = section[section.index("**Pulumi Cloud**") : section.index("**AWS**")]
+    assert "`sub` **and**\n  `job_workflow_ref`" in pulumi
+    for workflow in (
+        "pull-request.yml@refs/pull/*/merge",
+        "drift.yml@refs/heads/main",
+        "_pulumi-up.yml@refs/heads/main",
+    ):
+        assert f"acme/qtap-gitops/.github/workflows/{workflow}" in pulumi
+        assert workflow in vault
+    # The environment each job runs in is the one whose workflow the checklist binds.
+    for path in (UP_WORKFLOW, DRIFT_WORKFLOW, PR_WORKFLOW):
+        assert f"workflows/{path.name}@" in pulumi
 
 
 def test_pr_diff_job_posts_the_comment_before_failing_on_a_broken_stack():
