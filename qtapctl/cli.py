@@ -20,8 +20,9 @@ from .check import check_project, containment_problem, project_stacks, run_check
 from .diff import RENDERERS as DIFF_RENDERERS
 from .diff import DiffError, run_diff
 from .escape import terminal_line
+from .fleet import plan_stacks
 from .importer import import_snapshot
-from .plan import RENDERERS, plan_stack
+from .plan import RENDERERS
 from .seal import run_seal
 
 MAX_EXPORT_BYTES = 16 * 1024 * 1024  # far above the snapshot limit: read enough to refuse it
@@ -114,9 +115,8 @@ def _run(args: argparse.Namespace, started_ns: int) -> int:
         return run_check(project, stacks, sys.stdout, require_secrets=args.require_secrets)
     if args.command == "plan":
         stacks = _stacks(project, args.stacks, args.all)
-        checked = check_project(project, stacks)
-        plans = [plan_stack(project, s, refused=checked.errors(s)) for s in stacks]
-        sys.stdout.write(RENDERERS[args.format](plans))
+        plans, rendered = plan_stacks(project, stacks, check_project(project, stacks), args.format)
+        sys.stdout.write(rendered or "")
         return 1 if any(p.error for p in plans) else 0
     if args.command == "diff":
         try:

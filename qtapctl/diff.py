@@ -12,7 +12,7 @@ import json
 import os
 import subprocess
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -23,9 +23,10 @@ from qtap_gitops.snapshot import MAX_SNAPSHOT_BYTES
 from qtap_gitops.stackfile import Project, ProjectError, find_project, load_stack_config
 from qtap_gitops.yamldiff import MISSING, Change, diff_values, diff_yaml, show
 
-from .check import check_project, containment_problem, project_stacks
+from .check import ProjectCheck, check_project, containment_problem, project_stacks
 from .escape import md_code, md_fence, md_text, terminal_block, terminal_line
-from .plan import StackPlan, plan_stack
+from .fleet import plan_stacks, unchanged_stacks
+from .plan import StackPlan
 from .signals import exit_cleanly_on_signals
 
 MARKER = "<!-- qtap-gitops:diff -->"
@@ -321,11 +322,19 @@ def day2_warnings(before: StackPlan | None, after: StackPlan | None) -> list[str
     return warnings
 
 
-def _plans(project: Project, stacks: Sequence[str]) -> dict[str, StackPlan]:
+def _plans(
+    project: Project,
+    stacks: Sequence[str],
+    checked: ProjectCheck | None = None,
+    skip: Collection[str] = (),
+) -> dict[str, StackPlan]:
     """Each stack planned with that revision's own settings; a stack `check` refuses (its own
-    errors, or a conflict with another stack of that revision) is not run."""
-    checked = check_project(project, stacks)
-    return {s: plan_stack(project, s, refused=checked.errors(s)) for s in stacks}
+    errors, or a conflict with another stack of that revision) is not run, nor one in `skip`
+    (unchanged between the revisions: see qtapctl/fleet.py)."""
+    checked = checked or check_project(project, stacks)
+    todo = [s for s in stacks if s not in skip]
+    plans, _ = plan_stacks(project, todo, checked)
+    return dict(zip(todo, plans, strict=True))
 
 
 def run_diff(
@@ -340,8 +349,13 @@ def run_diff(
         new_project = materialize(project, head, Path(scratch) / "head") if head else project
         old_stacks, new_stacks = project_stacks(old_project), project_stacks(new_project)
         stacks = list(dict.fromkeys([*new_stacks, *old_stacks]))
-        before = _plans(old_project, old_stacks)
-        after = _plans(new_project, new_stacks)
+        old_checked = check_project(old_project, old_stacks)
+        new_checked = check_project(new_project, new_stacks)
+        same = unchanged_stacks(
+            (old_project, old_checked, old_stacks), (new_project, new_checked, new_stacks)
+        )
+        before = _plans(old_project, old_stacks, old_checked, skip=same)
+        after = _plans(new_project, new_stacks, new_checked, skip=same)
         diffs = [
             diff_stack(stack, before.get(stack), after.get(stack), old_project, new_project)
             for stack in stacks
