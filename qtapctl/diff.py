@@ -12,7 +12,7 @@ import json
 import os
 import subprocess
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -23,10 +23,11 @@ from qtap_gitops.snapshot import MAX_SNAPSHOT_BYTES
 from qtap_gitops.stackfile import Project, ProjectError, find_project, load_stack_config
 from qtap_gitops.yamldiff import MISSING, Change, diff_values, diff_yaml, show
 
-from .check import check_project, containment_problem, project_stacks
+from .check import ProjectCheck, check_project, containment_problem, project_stacks
 from .escape import md_code, md_fence, md_text, terminal_block, terminal_line
 from .fleet import list_stacks
 from .fleet_plan import plan_stacks
+from .incremental import unchanged_stacks
 from .plan import PlannedResource, StackPlan
 from .replacement import replacement_order, replacement_reasons
 from .signals import exit_cleanly_on_signals
@@ -453,12 +454,18 @@ def switch_warnings(old: Project | None, new: Project | None, stack: str) -> lis
     return warnings
 
 
-def _plans(project: Project, stacks: Sequence[str]) -> dict[str, StackPlan]:
+def _plans(
+    project: Project,
+    stacks: Sequence[str],
+    checked: ProjectCheck | None = None,
+    skip: Collection[str] = (),
+) -> dict[str, StackPlan]:
     """Each stack planned with that revision's own settings; a stack `check` refuses (its own
-    errors, or a conflict with another stack of that revision) is not run. A fleet member is
-    planned with its owner's outputs (qtapctl/fleet_plan.py)."""
-    checked = check_project(project, stacks)
-    return plan_stacks(project, stacks, checked)
+    errors, or a conflict with another stack of that revision) is not run, nor one in `skip`
+    (unchanged between the revisions: see qtapctl/incremental.py). A fleet member is planned
+    with its owner's outputs (qtapctl/fleet_plan.py)."""
+    checked = checked or check_project(project, stacks)
+    return plan_stacks(project, [s for s in stacks if s not in skip], checked)
 
 
 # -- fleets: a member changes when its owner changes -----------------------------------------
@@ -499,12 +506,22 @@ def run_diff(
         new_project = materialize(project, head, Path(scratch) / "head") if head else project
         old_stacks, new_stacks = project_stacks(old_project), project_stacks(new_project)
         stacks = list(dict.fromkeys([*new_stacks, *old_stacks]))
-        before = _plans(old_project, old_stacks)
-        after = _plans(new_project, new_stacks)
+        old_checked = check_project(old_project, old_stacks)
+        new_checked = check_project(new_project, new_stacks)
+        same = unchanged_stacks(
+            (old_project, old_checked, old_stacks), (new_project, new_checked, new_stacks)
+        )
+        before = _plans(old_project, old_stacks, old_checked, skip=same)
+        after = _plans(new_project, new_stacks, new_checked, skip=same)
         diffs = [
             diff_stack(stack, before.get(stack), after.get(stack), old_project, new_project)
             for stack in stacks
         ]
+        for diff in diffs:
+            if diff.stack in same:
+                # Not planned again (its inputs are unchanged); its head warnings are the
+                # contract's, which the check of head already holds.
+                diff.head_warnings = [p.format() for p in new_checked.reports[diff.stack].warnings]
         members_follow_owners(diffs, _owners(new_project))
     return base, head or WORKING_TREE, diffs
 

@@ -16,7 +16,13 @@ inputs=("$requirements" "$root/requirements.txt" "$root/constraints.txt")
 [ -f "${requirements%.txt}.lock" ] && inputs+=("${requirements%.txt}.lock")
 digest="$(cat "${inputs[@]}" | "$venv/bin/python" -c 'import hashlib,sys; print(hashlib.sha256(sys.stdin.buffer.read()).hexdigest())')"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$digest" ]; then
-  echo "Installing $(basename "$requirements") into $venv ..." >&2
+  # What is installed and how many packages (the lock pins every one): a first install
+  # downloads and builds for a few minutes with no other output.
+  pinned="${requirements%.txt}.lock"
+  [ -f "$pinned" ] || pinned="$requirements"
+  echo "Installing $(basename "$requirements") into $venv: $(grep -cE '^[A-Za-z0-9]' "$pinned")" \
+    "packages pinned in $(basename "$pinned"); a first install takes a few minutes ..." >&2
+  started=$SECONDS
   # The lock beside the requirements file (requirements.lock, requirements-dev.lock; written by
   # scripts/lock) pins every package with its sha256: every download must match. Without one,
   # QTAP_REQUIRE_HASHES=1 (CI) refuses to install unchecked packages.
@@ -30,5 +36,7 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$digest" ]; then
   else
     "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$requirements"
   fi
+  echo "Installed in $((SECONDS - started)) s: $("$venv/bin/python" -m pip list \
+    --disable-pip-version-check --format=freeze 2>/dev/null | wc -l) packages in $venv" >&2
   echo "$digest" > "$stamp"
 fi

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from tests.conftest import STACKS
 from tests.contract.snapshots import line_of
-from tests.tools.cli import qtapctl
+from tests.tools.cli import qtapctl, qtapctl_process
 
 
 def test_check_passes_for_every_committed_stack_and_prints_bindings():
@@ -79,7 +79,8 @@ def test_two_stacks_owning_one_bucket_fail(project_copy: Path):
 
 
 def test_unknown_stack_is_a_message_not_a_traceback():
-    result = qtapctl("check", "qa")
+    # A separate process: what a user sees is the exit status and stderr of `python -m qtapctl`.
+    result = qtapctl_process("check", "qa")
     assert result.returncode != 0
     assert "unknown stack(s) qa" in result.stderr
     assert "Traceback" not in result.stderr

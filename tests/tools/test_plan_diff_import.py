@@ -9,11 +9,12 @@ from pathlib import Path
 import pytest
 
 from qtap_gitops.stackfile import find_project
+from qtapctl import fleet_plan as fleet
 from qtapctl.diff import MARKER, diff_stack, render_json, render_markdown, render_text
 from qtapctl.plan import RENDERERS, plan_stack
 from tests.conftest import REPO, STACKS, copy_project
 from tests.pulumi_harness import SENTINEL_TOKEN, SENTINELS, sentinel_cloud
-from tests.tools.cli import qtapctl
+from tests.tools.cli import qtapctl, qtapctl_process
 
 
 def git(repo: Path, *args: str) -> str:
@@ -37,7 +38,9 @@ def repo(tmp_path: Path) -> Path:
 
 @pytest.mark.parametrize("fmt", ["text", "json", "markdown"])
 def test_plan_all_is_byte_identical_across_runs(fmt):
-    first = qtapctl("plan", "--all", "--format", fmt)
+    # Two interpreters (each with its own hash seed and import order): one process as a user
+    # runs it, one in this process after whatever the other tests imported and ran before.
+    first = qtapctl_process("plan", "--all", "--format", fmt)
     second = qtapctl("plan", "--all", "--format", fmt)
     assert first.returncode == 0, first.stderr
     assert first.stdout == second.stdout
@@ -258,3 +261,27 @@ def test_import_for_an_unknown_stack_is_refused():
     result = qtapctl("import", "qa", stdin="version: 2\n")
     assert result.returncode != 0
     assert "unknown stack(s) qa" in result.stderr
+
+
+def test_diff_plans_only_the_stacks_whose_inputs_changed(repo: Path, monkeypatch):
+    """A stack whose Pulumi.yaml, stack file, snapshot and check verdict are unchanged has the
+    same plan in both revisions: diff does not run it, and its diff is still empty."""
+    planned: list[str] = []
+    real = fleet.plan_stack
+
+    def counting(project, stack, **kwargs):
+        planned.append(stack)
+        return real(project, stack, **kwargs)
+
+    monkeypatch.setattr(fleet, "plan_stack", counting)
+    snapshot = repo / "snapshots/dev/qtap-config.yaml"
+    snapshot.write_text(snapshot.read_text().replace("acme-qtap-dev-payloads", "acme-qtap-dev-2"))
+    result = qtapctl("--project-dir", str(repo), "diff", "--base", "HEAD", "--format", "stacks")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == ["dev"]
+    assert planned == ["dev", "dev"]  # base and head of the changed stack only
+    planned.clear()
+    stack_file = repo / "Pulumi.prod.yaml"
+    stack_file.write_text(stack_file.read_text() + "# reviewed\n")  # any byte of a stack file
+    qtapctl("--project-dir", str(repo), "diff", "--base", "HEAD", "--format", "stacks")
+    assert sorted(planned) == ["dev", "dev", "prod", "prod"]
