@@ -154,8 +154,10 @@ def venv_install(root: Path, requirements: str, **env: str) -> subprocess.Comple
 
 
 def pip_calls(root: Path) -> list[str]:
+    """The `pip install` calls _venv.sh made (its progress line also runs `pip list`)."""
     calls = root / ".venv" / "pip-calls"
-    return calls.read_text().splitlines() if calls.exists() else []
+    lines = calls.read_text().splitlines() if calls.exists() else []
+    return [line for line in lines if line.startswith("-m pip install")]
 
 
 @pytest.mark.parametrize("requirements", ["requirements.txt", "requirements-dev.txt"])
