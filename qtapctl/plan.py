@@ -6,7 +6,6 @@ program marks secret is `[secret]`, and the snapshot appears as its digest and s
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 from collections.abc import Mapping, Sequence
@@ -19,6 +18,7 @@ from pulumi.runtime.mocks import Mocks
 
 from qtap_gitops.delivery import CONFIG_VALUE, SNAPSHOT_CONFIGMAP_KEY
 from qtap_gitops.problems import ContractError, Problem
+from qtap_gitops.snapshot.model import mounted_sha256
 from qtap_gitops.stackfile import Project
 from qtapctl import yaml_out
 from qtapctl.check import check_project, problems_block
@@ -83,7 +83,9 @@ class StackPlan:
 
 def _snapshot_summary(text: str) -> str:
     raw = text.encode()
-    return f"<snapshot: {len(raw)} bytes, sha256 {hashlib.sha256(raw).hexdigest()}>"
+    # The digest of the form the agent reads (qtap_gitops/snapshot/model.py mounted_form), the
+    # same digest as the pod annotation; the size is that of the committed file.
+    return f"<snapshot: {len(raw)} bytes, sha256 {mounted_sha256(raw)}>"
 
 
 def _review_value(key: str, value: Any) -> Any:

@@ -66,6 +66,23 @@ class S3Store:
         return self.id or f"object_stores[{self.index}]"
 
 
+def mounted_form(raw: bytes) -> bytes:
+    """The bytes the agent reads from `/app/tap-config.yaml` for a snapshot file `raw`.
+
+    The chart embeds `config` in a literal block scalar (`tap-config.yaml: |` followed by
+    `{{ .Values.config | nindent 4 }}`, qpoint-io/helm-charts charts/qtap/templates), and YAML
+    reads a block scalar with its line breaks normalized to LF (YAML 1.2, 5.4) and, with the
+    default "clip" chomping, exactly one final line break (8.1.1.2): CRLF becomes LF and missing
+    or extra final newlines become one. Every other byte is kept (the contract refuses what the
+    block cannot carry: a lone CR, U+0085/U+2028/U+2029, an indented first line).
+    """
+    return raw.replace(b"\r\n", b"\n").rstrip(b"\n") + b"\n"
+
+
+def mounted_sha256(raw: bytes) -> str:
+    return hashlib.sha256(mounted_form(raw)).hexdigest()
+
+
 @dataclass(frozen=True)
 class Snapshot:
     """A snapshot that passed the contract. `raw` is byte-for-byte the committed file."""
@@ -83,7 +100,9 @@ class Snapshot:
 
     @property
     def sha256(self) -> str:
-        return hashlib.sha256(self.raw).hexdigest()
+        """The digest of what the agent reads (`mounted_form`), not of the file's bytes: the
+        pod annotation made from it rolls the pods exactly when the mounted config changes."""
+        return mounted_sha256(self.raw)
 
     @property
     def aws_stores(self) -> tuple[S3Store, ...]:
