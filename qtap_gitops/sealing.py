@@ -244,6 +244,27 @@ def load_certificate(pem: str, *, now: datetime.datetime | None = None) -> Seali
     return SealingCertificate(found, hashlib.sha256(der).digest())
 
 
+def describe_certificate(pem: str) -> dict[str, str] | None:
+    """What a reviewer needs to recognise the controller's certificate: the SHA-256 fingerprint
+    of the certificate (as `openssl x509 -fingerprint -sha256` prints it), its subject and its
+    validity; None for a certificate the check refuses (the check says why)."""
+    if isinstance(_inspect(pem, datetime.datetime.now(datetime.UTC)), tuple):
+        return None
+    try:
+        certificate = x509.load_pem_x509_certificate(pem.strip().encode("ascii"))
+        der = certificate.public_bytes(serialization.Encoding.DER)
+        subject = certificate.subject.rfc4514_string()
+    except (*_PARSE_ERRORS, UnicodeEncodeError):
+        return None
+    digest = hashlib.sha256(der).hexdigest().upper()
+    return {
+        "sha256": ":".join(digest[i : i + 2] for i in range(0, len(digest), 2)),
+        "subject": subject[:200],
+        "notBefore": certificate.not_valid_before_utc.isoformat(),
+        "notAfter": certificate.not_valid_after_utc.isoformat(),
+    }
+
+
 # Deterministic hybrid encryption.
 
 

@@ -79,6 +79,8 @@ class StackDiff:
     """Every contract warning of the head revision (shown even when nothing else changed)."""
     new_secrets: list[str] = field(default_factory=list)
     """Secrets head needs before deploy that base did not."""
+    certificate: list[str] = field(default_factory=list)
+    """A change of the Sealed Secrets controller's certificate the values are sealed with."""
     owner_changed: str | None = None
     """The fleet owner whose change this member follows (see `members_follow_owners`)."""
 
@@ -94,6 +96,7 @@ class StackDiff:
             or self.snapshot_note
             or self.secrets
             or self.environment
+            or self.certificate
             or self.error_after is not None
             or self.error_before != self.error_after
         )
@@ -257,6 +260,9 @@ def diff_stack(
         )
         result.warnings = day2_warnings(before, after)
     result.warnings = switch_warnings(old_project, new_project, stack) + result.warnings
+    result.certificate = certificate_change(before, after)
+    if result.certificate:
+        result.warnings.append(CERTIFICATE_SWAP)
     if after is not None and not after.error:
         result.head_warnings = list(after.warnings)
         known = set(before.pending) if before and not before.error else set()
@@ -441,6 +447,30 @@ def _switches(project: Project | None, stack: str) -> tuple[str, str] | None:
     return settings.delivery.mode.value, settings.secrets.backend.value
 
 
+CERTIFICATE_SWAP = (
+    "the sealing certificate changes: every value is sealed again under the new certificate, "
+    "and values sealed from now on are readable only by the holder of the new certificate's "
+    "private key (the Sealed Secrets controller that serves it); check that its fingerprint is "
+    "the one `kubeseal --fetch-cert` prints for the stack's cluster"
+)
+
+
+def certificate_change(before: StackPlan | None, after: StackPlan | None) -> list[str]:
+    """The sealing certificate's fingerprint, subject and validity, before and after."""
+    old = before.sealing_certificate if before and not before.error else None
+    new = after.sealing_certificate if after and not after.error else None
+    if old is None or new is None or old == new:
+        return []
+
+    def shown(cert: dict[str, str]) -> str:
+        return (
+            f"sha256 {cert['sha256']} ({cert['subject']}, valid {cert['notBefore']} to "
+            f"{cert['notAfter']})"
+        )
+
+    return [f"{shown(old)} -> {shown(new)}"]
+
+
 def switch_warnings(old: Project | None, new: Project | None, stack: str) -> list[str]:
     """A delivery mode or secrets backend switch of a stack that exists in both revisions."""
     before, after = _switches(old, stack), _switches(new, stack)
@@ -575,11 +605,19 @@ def _md_stack_notes(diff: StackDiff, out: io.StringIO) -> None:
         out.write(f"- Encrypted value {md_text(line)}\n")
     for line in diff.environment:
         out.write(f"- Pulumi ESC environment: {md_text(line)}\n")
+    for line in diff.certificate:
+        out.write(f"- Sealing certificate: {md_text(line)}\n")
     for warning in diff.head_warnings:
         out.write(f"- Contract warning: {md_code(warning)}\n")
     for pending in diff.new_secrets:
         out.write(f"- New secret to set before deploy: {md_text(pending)}\n")
-    if diff.secrets or diff.environment or diff.head_warnings or diff.new_secrets:
+    if (
+        diff.secrets
+        or diff.environment
+        or diff.certificate
+        or diff.head_warnings
+        or diff.new_secrets
+    ):
         out.write("\n")
 
 
@@ -647,6 +685,8 @@ def _text_stack_notes(diff: StackDiff, out: io.StringIO) -> None:
         out.write(f"  encrypted value {terminal_line(line)}\n")
     for line in diff.environment:
         out.write(f"  pulumi esc environment: {terminal_line(line)}\n")
+    for line in diff.certificate:
+        out.write(f"  sealing certificate: {terminal_line(line)}\n")
     for warning in diff.head_warnings:
         message, separator, fix = warning.partition("\n    fix: ")
         out.write(f"  contract warning: {terminal_line(message)}\n")
@@ -740,6 +780,7 @@ def render_json(base: str, head: str, diffs: Sequence[StackDiff]) -> str:
                 "snapshotNote": d.snapshot_note,
                 "warnings": d.warnings,
                 "secrets": d.secrets,
+                "sealingCertificate": d.certificate,
                 "environment": d.environment,
                 "headWarnings": d.head_warnings,
                 "newSecrets": d.new_secrets,

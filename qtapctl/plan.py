@@ -73,6 +73,9 @@ class StackPlan:
     warnings: list[str] = field(default_factory=list)
     pending: list[str] = field(default_factory=list)
     error: str | None = None
+    sealing_certificate: dict[str, str] | None = None
+    """The Sealed Secrets controller's certificate the values are sealed with (fingerprint,
+    subject, validity); None without the sealed-secrets backend."""
 
     def by_path(self) -> dict[str, PlannedResource]:
         return {r.path: r for r in self.resources}
@@ -189,6 +192,24 @@ def _tree(run: ProgramRun) -> list[PlannedResource]:
     return sorted(resources, key=lambda r: r.path)
 
 
+def _sealing_certificate(config: Mapping[str, str]) -> dict[str, str] | None:
+    """The sealed-secrets backend's certificate as a reviewer recognises it (the stack passed
+    its checks, so the setting is a valid certificate when the backend is sealed-secrets)."""
+    try:
+        secrets = json.loads(config.get("qtap:secrets") or "{}")
+    except ValueError:
+        return None
+    if not isinstance(secrets, dict) or secrets.get("backend") != "sealed-secrets":
+        return None
+    sealed = secrets.get("sealedSecrets")
+    pem = sealed.get("certificate") if isinstance(sealed, dict) else None
+    if not isinstance(pem, str):
+        return None
+    from qtap_gitops.sealing import describe_certificate  # cryptography: sealed stacks only
+
+    return describe_certificate(pem)
+
+
 def plan_stack(
     project: Project,
     stack: str,
@@ -243,6 +264,7 @@ def plan_stack(
     plan.warnings = [message for level, message in run.logs if level in ("warning", "error")]
     snapshot_sha = run.outputs.get("snapshotSha256")
     plan.snapshot = {"sha256": snapshot_sha, "summary": _carried_snapshot(plan.resources)}
+    plan.sealing_certificate = _sealing_certificate(inputs.config)
     return plan
 
 
@@ -287,6 +309,14 @@ def _lines(text: str) -> list[str]:
     return [terminal_line(line) for line in lines]
 
 
+def certificate_line(plan: StackPlan) -> str:
+    cert = plan.sealing_certificate or {}
+    return (
+        f"sha256 {cert.get('sha256')}, subject {cert.get('subject')}, valid "
+        f"{cert.get('notBefore')} to {cert.get('notAfter')}"
+    )
+
+
 def render_text(plans: Sequence[StackPlan]) -> str:
     out = io.StringIO()
     for plan in plans:
@@ -308,6 +338,8 @@ def render_text(plans: Sequence[StackPlan]) -> str:
                 out.write(f"      fix: {terminal_line(fix)}\n")
         for pending in plan.pending:
             out.write(f"  secret to set before deploy: {terminal_line(pending)}\n")
+        if plan.sealing_certificate:
+            out.write(f"  sealing certificate: {terminal_line(certificate_line(plan))}\n")
         for resource in plan.resources:
             depth = resource.path.count("/")
             indent = "  " * (depth + 1)
@@ -346,6 +378,8 @@ def render_markdown(plans: Sequence[StackPlan]) -> str:
             out.write(f"> warning: {md_code(warning)}\n\n")
         for pending in plan.pending:
             out.write(f"- secret to set before deploy: {md_text(pending)}\n")
+        if plan.sealing_certificate:
+            out.write(f"- sealing certificate: {md_text(certificate_line(plan))}\n")
         out.write("\n| resource | type | flags |\n|---|---|---|\n")
         for resource in plan.resources:
             out.write(

@@ -25,7 +25,8 @@ def rendered_configmap_value(config: str) -> str:
 
 def test_line_ends_and_final_newlines_do_not_change_the_digest():
     committed = (REPO / "snapshots/dev/qtap-config.yaml").read_bytes()
-    assert committed.endswith(b"\n") and not committed.endswith(b"\n\n")
+    assert committed.endswith(b"\n")
+    assert not committed.endswith(b"\n\n")
     assert b"\r" not in committed
     variants = [
         committed.replace(b"\n", b"\r\n"),  # CRLF

@@ -8,6 +8,7 @@ from pathlib import Path
 from qtap_gitops.stackfile import find_project, load_stack_config
 from qtapctl.diff import StackDiff, diff_stack, render_markdown, render_stacks, render_text
 from qtapctl.plan import plan_stack
+from qtapctl.plan import render_text as render_plan_text
 from tests.backends import VSO, backend_project
 from tests.conftest import copy_project
 
@@ -228,3 +229,43 @@ def test_a_delivery_mode_switch_quotes_the_procedure(tmp_path: Path):
     assert "> **Warning:** delivery mode switches helm -&#62; argocd" in render_markdown(
         "b", "h", [result]
     )
+
+
+# -- 3. the sealing certificate -----------------------------------------------------------------
+
+
+def test_plan_shows_the_sealing_certificate_and_diff_its_swap_with_a_warning(tmp_path: Path):
+    from tests.backends import SEALED
+    from tests.sealing_keys import controller_key
+
+    first, second = controller_key(0), controller_key(1)
+    old = backend_project(tmp_path / "old", "dev", SEALED, certificate=first.certificate_pem)
+    new = backend_project(tmp_path / "new", "dev", SEALED, certificate=second.certificate_pem)
+    before = plan_stack(find_project(old), "dev")
+    after = plan_stack(find_project(new), "dev")
+    assert before.error is None
+    assert before.sealing_certificate is not None
+    fingerprint = before.sealing_certificate["sha256"]
+    assert len(fingerprint) == 95  # 32 bytes as AA:BB:..., as openssl prints it
+    assert before.sealing_certificate["subject"]
+    assert before.sealing_certificate["notBefore"] < before.sealing_certificate["notAfter"]
+    text = render_plan_text([before])
+    assert f"sealing certificate: sha256 {fingerprint}, subject " in text
+    result = diff_stack("dev", before, after, find_project(old), find_project(new))
+    assert result.changed
+    assert after.sealing_certificate is not None
+    (change,) = result.certificate
+    was, now = change.split(" -> ")
+    assert was.startswith(f"sha256 {fingerprint} (")
+    assert now.startswith(f"sha256 {after.sealing_certificate['sha256']} (")
+    markdown, diff_text, stacks = rendered(result)
+    assert stacks == '["dev"]\n'
+    assert "- Sealing certificate: sha256 " in markdown
+    assert "readable only by the holder of the new certificate" in markdown
+    assert "sealing certificate: sha256 " in diff_text
+
+
+def test_a_stack_without_sealed_secrets_has_no_sealing_certificate():
+    from tests.conftest import REPO
+
+    assert plan_stack(find_project(REPO), "dev").sealing_certificate is None
