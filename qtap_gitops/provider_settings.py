@@ -13,6 +13,7 @@ import difflib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from .homoglyph import non_ascii_key
 from .problems import Problem, Severity, problem
 from .settings import NAMESPACE, TOP_LEVEL_KEYS, RawStackConfig, StackSettings, position_of
 
@@ -105,6 +106,20 @@ def check_stack_file(raw: RawStackConfig) -> list[Problem]:
     Only keys the file itself holds are judged (the program's config from elsewhere, an ESC
     environment or CI, is not in the repository)."""
     problems = [p for p in map(lambda k: _unknown_key(raw, k), raw.values) if p is not None]
+    for key in raw.values:
+        lookalike = non_ascii_key(key)
+        if lookalike:
+            problems.append(
+                _problem(
+                    raw,
+                    key,
+                    "non-ascii-key",
+                    f"the key {key!r} {lookalike}; every configuration key Pulumi and this "
+                    "program read is ASCII, so this one only looks like a known key",
+                    f"retype the key in ASCII in {raw.source}",
+                    Severity.WARNING,
+                )
+            )
     for key in CREDENTIAL_KEYS:
         if raw.values.get(key) and key not in raw.secret_keys:
             problems.append(

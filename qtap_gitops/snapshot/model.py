@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cached_property
 
+from ..homoglyph import non_ascii_key
 from ..problems import Problem
 from ..qtap_conformance import Finding
 from ..yamlsource import View, quote
@@ -185,6 +186,15 @@ def unknown_keys(
     for key, child in at.items():
         if key in known:
             continue
+        lookalike = non_ascii_key(key)
+        if lookalike:
+            child.warn(
+                "non-ascii-key",
+                f"{where}: the key {quote(key)} {lookalike}; every key Qtap reads is ASCII, so "
+                "this one only looks like a known key",
+                f"retype the key in ASCII (known keys: {one_of(known)}), or export the "
+                "snapshot from Qplane again",
+            )
         fix = (hint or {}).get(key) or (
             f"remove {quote(key)} or correct its spelling (known keys: {one_of(known)})"
         )
