@@ -14,9 +14,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from .delivery import argocd_application_name
 from .deployment import DeploymentReport
 from .fleet import FleetNode, relation_problems
 from .problems import Problem, Severity
+from .settings import ArgoCdDeliverySettings, position_of
 
 
 @dataclass(frozen=True)
@@ -88,18 +90,54 @@ def cross_stack_conflicts(reports: Sequence[DeploymentReport]) -> list[CrossStac
             key = (vault_server(vault.address), what, vault_name(what, name))
             holder = vault_names.setdefault(key, deployment.stack)
             if holder != deployment.stack:
+                line, column = position_of(deployment.positions, setting)
                 problem = Problem(
                     severity=Severity.ERROR,
                     code="shared-vault-name",
                     file=deployment.settings.source,
-                    line=None,
-                    column=None,
+                    line=line,
+                    column=column,
                     yaml_path=setting,
                     message=f"stack {holder} already uses the Vault {what} {name} at "
                     f"{vault.address}; each stack would overwrite the other's",
                     fix=f"give this stack its own {setting}",
                 )
                 found.append(CrossStackProblem(problem, (holder, deployment.stack)))
+    return found + _application_conflicts(reports)
+
+
+def _application_conflicts(reports: Sequence[DeploymentReport]) -> list[CrossStackProblem]:
+    """Two Argo CD Applications the program would name alike in one Argo CD: the name is derived
+    from the stack (`qtap-<stack>`, lower-cased and made a Kubernetes name, qtap_gitops/delivery.py),
+    so stacks `dev` and `Dev` (or `qa_1` and `qa-1`) would write one Application in one cluster."""
+    found: list[CrossStackProblem] = []
+    holders: dict[tuple[str, str, str], str] = {}
+    for report in reports:
+        deployment = report.deployment
+        delivery = deployment.settings.delivery if deployment else None
+        if deployment is None or not isinstance(delivery, ArgoCdDeliverySettings):
+            continue
+        context = deployment.providers.kubernetes_context if deployment.providers else ""
+        name = argocd_application_name(deployment.stack)
+        key = (context, delivery.argocd.namespace, name)
+        holder = holders.setdefault(key, deployment.stack)
+        if holder == deployment.stack:
+            continue
+        line, column = position_of(deployment.positions, "qtap:delivery")
+        problem = Problem(
+            severity=Severity.ERROR,
+            code="shared-application",
+            file=deployment.settings.source,
+            line=line,
+            column=column,
+            yaml_path="qtap:delivery",
+            message=f"stack {holder} already writes the Argo CD Application {name} in namespace "
+            f"{delivery.argocd.namespace} of kubernetes context {context}; the two stacks' "
+            "names differ only in case or punctuation, which a Kubernetes name cannot hold",
+            fix="rename one stack so the names differ after lower-casing, or give it its own "
+            "qtap:delivery.argocd.namespace",
+        )
+        found.append(CrossStackProblem(problem, (holder, deployment.stack)))
     return found
 
 

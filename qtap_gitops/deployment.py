@@ -7,6 +7,7 @@ unset secrets as pending (they may be supplied at deploy time, e.g. by CI).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -51,6 +52,9 @@ class Deployment:
     pending: tuple[Problem, ...] = ()
     providers: ProviderSettings | None = None
     """Settings of the explicit providers (kubernetes:context, aws:region, regions)."""
+    positions: Mapping[str, tuple[int, int]] = field(default_factory=dict)
+    """Where each setting is in the stack file (RawStackConfig.positions), for problems found
+    across stacks."""
 
     @property
     def stack(self) -> str:
@@ -172,6 +176,7 @@ def check_deployment(
         warnings=tuple(report.warnings),
         pending=tuple(report.pending),
         providers=providers,
+        positions=raw.positions,
     )
     return report
 
