@@ -1,5 +1,6 @@
-"""Wall time of the real program per stack under the mock engine, beside a baseline program
-with the same SDK imports registering the same number of bare resources.
+"""Wall time of the real program per stack under the mock engine, beside the SDK floor: a
+baseline program that replays the same registrations (types, names, parents, inputs, options)
+through the SDK's generic resource classes (benchmarks/baseline_program.py).
 
     .venv/bin/python benchmarks/program_vs_baseline.py [--rounds 7]
 
@@ -9,7 +10,9 @@ Each figure is the median of the rounds, after one warm-up run that pays the one
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import tempfile
 import statistics
 import sys
 import time
@@ -21,7 +24,38 @@ sys.path.insert(0, str(ROOT))
 
 from qtap_gitops.stackfile import find_project  # noqa: E402
 from qtapctl.inputs import ProgramInputs, program_inputs  # noqa: E402
-from qtapctl.mock_engine import ProgramRun, run_program  # noqa: E402
+from qtapctl.mock_engine import ProgramRun, Secret, Unknown, run_program  # noqa: E402
+
+
+def _plain(value: object) -> object:
+    """A recorded input as JSON the baseline can replay (secrets marked, unknowns dropped)."""
+    if isinstance(value, Secret):
+        return {"__secret__": _plain(value.value)}
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items() if not k.startswith("__")}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return None if isinstance(value, Unknown) else value
+
+
+def replay_file(run: ProgramRun, directory: str) -> str:
+    records = [
+        {
+            "type": r.type,
+            "name": r.name,
+            "urn": r.urn,
+            "parent": r.parent,
+            "custom": r.custom,
+            "inputs": _plain(dict(r.inputs)),
+            "protect": r.protect,
+            "retain_on_delete": r.retain_on_delete,
+        }
+        for r in run.registrations
+    ]
+    path = os.path.join(directory, "replay.json")
+    with open(path, "w", encoding="utf-8") as handle:
+        json.dump(records, handle)
+    return path
 
 
 def timed(function: Callable[[], ProgramRun], rounds: int) -> float:
@@ -39,6 +73,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=7)
     args = parser.parse_args()
     project = find_project(ROOT)
+    scratch = tempfile.mkdtemp(prefix="qtap-bench-")
     print(f"{'stack':8} {'resources':>9} {'program ms':>11} {'baseline ms':>12} {'ratio':>6}")
     for stack in project.stacks():
         inputs = program_inputs(project, stack, registration_token="benchmark-token")
@@ -49,8 +84,9 @@ def main() -> None:
                 raise run.error
             return run
 
-        count = len(program().registrations)
-        os.environ["QTAP_BENCH_RESOURCES"] = str(count)
+        recorded = program()
+        count = len(recorded.registrations)
+        os.environ["QTAP_BENCH_REPLAY"] = replay_file(recorded, scratch)
 
         def baseline(stack: str = stack) -> ProgramRun:
             return run_program(ROOT, stack, {}, program=ROOT / "benchmarks" / "baseline_program.py")
