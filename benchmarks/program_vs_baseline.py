@@ -12,9 +12,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import tempfile
 import statistics
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
