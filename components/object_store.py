@@ -51,7 +51,6 @@ class ObjectStore(pulumi.ComponentResource):
         self, name: str, args: ObjectStoreArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("qtap:aws:ObjectStore", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
         region = args.region
 
         # Captured payloads are sensitive: never force_destroy, and no configuration change
@@ -69,6 +68,35 @@ class ObjectStore(pulumi.ComponentResource):
             tags=dict(args.tags),
             opts=pulumi.ResourceOptions(parent=self, protect=args.protect, retain_on_delete=True),
         )
+        self._block_and_encrypt(name, args)
+        self._keep_and_expire(name, args)
+
+        self.bucket_name = self.bucket.bucket
+        self.bucket_arn = self.bucket.arn
+        if not args.writer_key:
+            # Keyless: no IAM user, no key, nothing to store in Vault or to rotate.
+            self.user_name = self.user_arn = self.access_key_id = self.secret_access_key = None
+            self.register_outputs({"bucket_name": self.bucket_name})
+            return
+
+        self._writer(name, args)
+        self.user_name = self.user.name
+        self.user_arn = self.user.arn
+        # Both halves of the key stay secret wherever they flow (Vault secret, outputs, logs).
+        self.access_key_id = pulumi.Output.secret(self.access_key.id)
+        self.secret_access_key = pulumi.Output.secret(self.access_key.secret)
+        self.register_outputs(
+            {
+                "bucket_name": self.bucket_name,
+                "bucket_arn": self.bucket_arn,
+                "user_name": self.user_name,
+                "user_arn": self.user_arn,
+            }
+        )
+
+    def _block_and_encrypt(self, name: str, args: ObjectStoreArgs) -> None:
+        """No public access, bucket-owner objects only, encryption at rest (SSE-S3 or SSE-KMS)."""
+        region = args.region
         kept = pulumi.ResourceOptions(parent=self, retain_on_delete=True)
         bucket_id = self.bucket.id
 
@@ -105,6 +133,12 @@ class ObjectStore(pulumi.ComponentResource):
             ],
             opts=kept,
         )
+
+    def _keep_and_expire(self, name: str, args: ObjectStoreArgs) -> None:
+        """Versioning, expiry after the stack's retention, and a TLS-only bucket policy."""
+        region = args.region
+        kept = pulumi.ResourceOptions(parent=self, retain_on_delete=True)
+        bucket_id = self.bucket.id
         self.versioning = aws.s3.BucketVersioning(
             f"{name}-versioning",
             bucket=bucket_id,
@@ -148,14 +182,10 @@ class ObjectStore(pulumi.ComponentResource):
             ),
         )
 
-        self.bucket_name = self.bucket.bucket
-        self.bucket_arn = self.bucket.arn
-        if not args.writer_key:
-            # Keyless: no IAM user, no key, nothing to store in Vault or to rotate.
-            self.user_name = self.user_arn = self.access_key_id = self.secret_access_key = None
-            self.register_outputs({"bucket_name": self.bucket_name})
-            return
-
+    def _writer(self, name: str, args: ObjectStoreArgs) -> None:
+        """The IAM user that may only PutObject into the bucket, and its access key."""
+        child = pulumi.ResourceOptions(parent=self)
+        region = args.region
         self.user = aws.iam.User(
             f"{name}-writer",
             name=iam_user_name(args.bucket),
@@ -184,18 +214,4 @@ class ObjectStore(pulumi.ComponentResource):
                 replacement_trigger=args.key_version,
                 delete_before_replace=False,
             ),
-        )
-
-        self.user_name = self.user.name
-        self.user_arn = self.user.arn
-        # Both halves of the key stay secret wherever they flow (Vault secret, outputs, logs).
-        self.access_key_id = pulumi.Output.secret(self.access_key.id)
-        self.secret_access_key = pulumi.Output.secret(self.access_key.secret)
-        self.register_outputs(
-            {
-                "bucket_name": self.bucket_name,
-                "bucket_arn": self.bucket_arn,
-                "user_name": self.user_name,
-                "user_arn": self.user_arn,
-            }
         )
