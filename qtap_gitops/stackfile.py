@@ -13,7 +13,7 @@ import json
 import os
 import re
 import stat
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -167,18 +167,24 @@ def _is_secure(value: Any) -> bool:
 
 def _plain(value: Any) -> tuple[Any, bool]:
     """`value` with secure leaves replaced by the placeholder, and whether it had any."""
-    if _is_secure(value):
+    return _with_placeholders(value, _is_secure)
+
+
+def _with_placeholders(value: Any, secret: Callable[[Any], bool]) -> tuple[Any, bool]:
+    """`value` with every part `secret` selects replaced by the placeholder, and whether any
+    was."""
+    if secret(value):
         return SECRET_PLACEHOLDER, True
     if isinstance(value, dict):
         found = False
         out = {}
         for key, item in value.items():
-            out[str(key)], secret = _plain(item)
-            found = found or secret
+            out[str(key)], hidden = _with_placeholders(item, secret)
+            found = found or hidden
         return out, found
     if isinstance(value, list):
-        items = [_plain(item) for item in value]
-        return [item for item, _ in items], any(secret for _, secret in items)
+        items = [_with_placeholders(item, secret) for item in value]
+        return [item for item, _ in items], any(hidden for _, hidden in items)
     return value, False
 
 
@@ -389,19 +395,11 @@ def esc_plain(value: Any) -> tuple[Any, bool]:
     (`fn::open`, `fn::join`, ...) is computed when Pulumi opens the environment, which cannot
     happen offline, so it stands as the secret placeholder too.
     """
-    if isinstance(value, dict) and len(value) == 1 and str(next(iter(value))).startswith("fn::"):
-        return SECRET_PLACEHOLDER, True
-    if isinstance(value, dict):
-        found = False
-        out = {}
-        for key, item in value.items():
-            out[str(key)], secret = esc_plain(item)
-            found = found or secret
-        return out, found
-    if isinstance(value, list):
-        items = [esc_plain(item) for item in value]
-        return [item for item, _ in items], any(secret for _, secret in items)
-    return value, False
+    return _with_placeholders(value, _is_esc_function)
+
+
+def _is_esc_function(value: Any) -> bool:
+    return isinstance(value, dict) and len(value) == 1 and str(next(iter(value))).startswith("fn::")
 
 
 def _merge_patch(base: tuple[Any, bool], patch: tuple[Any, bool]) -> tuple[Any, bool]:
