@@ -69,7 +69,7 @@ def cross_stack_conflicts(reports: Sequence[DeploymentReport]) -> list[CrossStac
                     code="shared-bucket",
                     file=deployment.snapshot.file,
                     line=store.line,
-                    column=None,
+                    column=store.column,
                     yaml_path=store.yaml_path,
                     message=f"bucket {store.bucket} is also created by stack {other}; two stacks "
                     "cannot own one bucket",

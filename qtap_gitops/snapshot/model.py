@@ -61,6 +61,7 @@ class S3Store:
     secret_key_env: str | None
     yaml_path: str
     line: int | None
+    column: int | None = None
 
     @property
     def label(self) -> str:

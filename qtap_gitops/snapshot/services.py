@@ -317,6 +317,7 @@ def check_s3(ctx: Context, store: View, ident: str | None) -> None:
                 secret_key_env=secret_env,
                 yaml_path=store.rendered_path,
                 line=store.line,
+                column=store.column,
             )
         )
 

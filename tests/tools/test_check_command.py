@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from tests.conftest import STACKS
@@ -98,7 +99,8 @@ def test_two_stacks_sharing_vault_names_fail(project_copy: Path):
     assert result.returncode == 1
     shared = [line for line in result.stdout.splitlines() if "[shared-vault-name]" in line]
     assert len(shared) == 3, result.stdout
-    assert all(line.startswith("   Pulumi.staging.yaml: error") for line in shared)
+    # Each at the setting's line and column in the stack file (issue 17, item 16).
+    assert all(re.match(r"   Pulumi\.staging\.yaml:\d+:\d+: error", line) for line in shared)
     assert "Vault secret secret/qpoint/qtap" in result.stdout
     assert "kubernetes-auth role kubernetes/qtap-dev" in result.stdout
     assert "policy qtap-dev-read" in result.stdout
