@@ -28,7 +28,7 @@ from .escape import md_code, md_fence, md_text, terminal_block, terminal_line
 from .fleet import list_stacks
 from .fleet_plan import plan_stacks
 from .incremental import unchanged_stacks
-from .plan import PlannedResource, StackPlan
+from .plan import PlannedResource, StackPlan, problem_lines
 from .replacement import replacement_order, replacement_reasons
 from .signals import exit_cleanly_on_signals
 from .stack_inputs import environment_changes, secret_changes, stack_inputs
@@ -598,26 +598,26 @@ def _md_resources(diff: StackDiff, out: io.StringIO) -> None:
     out.write("\n")
 
 
+def _notes(diff: StackDiff) -> list[tuple[str, list[str]]]:
+    """The stack's notes below its warnings, each kind with its label (lower case in text)."""
+    return [
+        ("Encrypted value ", diff.secrets),
+        ("Pulumi ESC environment: ", diff.environment),
+        ("Sealing certificate: ", diff.certificate),
+    ]
+
+
 def _md_stack_notes(diff: StackDiff, out: io.StringIO) -> None:
     for warning in diff.warnings:
         out.write(f"> **Warning:** {md_text(warning)}\n\n")
-    for line in diff.secrets:
-        out.write(f"- Encrypted value {md_text(line)}\n")
-    for line in diff.environment:
-        out.write(f"- Pulumi ESC environment: {md_text(line)}\n")
-    for line in diff.certificate:
-        out.write(f"- Sealing certificate: {md_text(line)}\n")
+    for label, lines in _notes(diff):
+        for line in lines:
+            out.write(f"- {label}{md_text(line)}\n")
     for warning in diff.head_warnings:
         out.write(f"- Contract warning: {md_code(warning)}\n")
     for pending in diff.new_secrets:
         out.write(f"- New secret to set before deploy: {md_text(pending)}\n")
-    if (
-        diff.secrets
-        or diff.environment
-        or diff.certificate
-        or diff.head_warnings
-        or diff.new_secrets
-    ):
+    if any(lines for _, lines in _notes(diff)) or diff.head_warnings or diff.new_secrets:
         out.write("\n")
 
 
@@ -681,17 +681,11 @@ def _md_outputs_and_snapshot(diff: StackDiff, out: io.StringIO) -> None:
 def _text_stack_notes(diff: StackDiff, out: io.StringIO) -> None:
     for warning in diff.warnings:
         out.write(f"  warning: {terminal_line(warning)}\n")
-    for line in diff.secrets:
-        out.write(f"  encrypted value {terminal_line(line)}\n")
-    for line in diff.environment:
-        out.write(f"  pulumi esc environment: {terminal_line(line)}\n")
-    for line in diff.certificate:
-        out.write(f"  sealing certificate: {terminal_line(line)}\n")
+    for label, lines in _notes(diff):
+        for line in lines:
+            out.write(f"  {label.lower()}{terminal_line(line)}\n")
     for warning in diff.head_warnings:
-        message, separator, fix = warning.partition("\n    fix: ")
-        out.write(f"  contract warning: {terminal_line(message)}\n")
-        if separator:
-            out.write(f"      fix: {terminal_line(fix)}\n")
+        out.write(problem_lines("contract warning", warning))
     for pending in diff.new_secrets:
         out.write(f"  new secret to set before deploy: {terminal_line(pending)}\n")
 

@@ -317,6 +317,14 @@ def certificate_line(plan: StackPlan) -> str:
     )
 
 
+def problem_lines(label: str, problem: str) -> str:
+    """A formatted problem for a terminal: one line, then its `fix:` line. Any other line break
+    comes from the user's file and is shown as \\x0a."""
+    message, separator, fix = problem.partition("\n    fix: ")
+    text = f"  {label}: {terminal_line(message)}\n"
+    return text + (f"      fix: {terminal_line(fix)}\n" if separator else "")
+
+
 def render_text(plans: Sequence[StackPlan]) -> str:
     out = io.StringIO()
     for plan in plans:
@@ -330,12 +338,7 @@ def render_text(plans: Sequence[StackPlan]) -> str:
             f"  {terminal_line(_counts(plan))}\n"
         )
         for warning in plan.warnings:
-            # A warning is a formatted problem: one line, then its `fix:` line. Any other line
-            # break comes from the user's file and is shown as \x0a.
-            message, separator, fix = warning.partition("\n    fix: ")
-            out.write(f"  warning: {terminal_line(message)}\n")
-            if separator:
-                out.write(f"      fix: {terminal_line(fix)}\n")
+            out.write(problem_lines("warning", warning))
         for pending in plan.pending:
             out.write(f"  secret to set before deploy: {terminal_line(pending)}\n")
         if plan.sealing_certificate:
