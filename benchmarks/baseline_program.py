@@ -1,24 +1,25 @@
 """Baseline for benchmarks/program_vs_baseline.py: the SDK floor of one stack's deployment.
 
 It replays the registrations the real program made (read from the JSON file named by
-QTAP_BENCH_REPLAY): the same resource types and names, the same parents, the same inputs (secret
-ones as secret Outputs) and the same protect/retain options, through the SDK's generic
-`CustomResource`/`ComponentResource`, with the same SDK imports as the program. What it costs is
-what the Pulumi SDK charges for that deployment; what the program costs beyond it is its own
-work (reading config, the checks, deriving values, the typed resource classes)."""
+QTAP_BENCH_REPLAY): each custom resource through the same SDK class the program used (noted by
+benchmarks/recording_program.py), with the same name, parent, inputs (secret ones as secret
+Outputs) and protect/retain options; each of the program's components as the SDK's
+`ComponentResource` with the same type and registered outputs; then the same stack outputs. What it costs is what the Pulumi SDK charges for that
+deployment; what the program costs beyond it is its own work (reading config, the checks,
+deriving values, wiring Outputs between resources)."""
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
+import re
 from typing import Any
 
 import pulumi
-import pulumi_aws  # noqa: F401  (imported for the same start-up cost as the program)
-import pulumi_kubernetes  # noqa: F401
-import pulumi_vault  # noqa: F401
 
 SECRET = "__secret__"
+_HUMP = re.compile(r"(?<=[a-z0-9])([A-Z])")
 
 
 def _input(value: Any) -> Any:
@@ -31,17 +32,41 @@ def _input(value: Any) -> Any:
     return value
 
 
+def _python_name(wire_name: str) -> str:
+    """`dataJson` -> `data_json`: the SDK classes take their inputs by Python name (nested
+    dicts keep the wire names, which the SDK passes through unchanged)."""
+    return _HUMP.sub(r"_\1", wire_name).lower()
+
+
+def _provider_input(value: Any) -> Any:
+    """A provider's recorded input is the JSON text the SDK sends for a non-string setting
+    (`maxRetries: "2"`); the class takes the value itself and encodes it again."""
+    try:
+        return json.loads(value) if isinstance(value, str) else value
+    except ValueError:
+        return value
+
+
 registered: dict[str, pulumi.Resource] = {}
-for record in json.loads(open(os.environ["QTAP_BENCH_REPLAY"], encoding="utf-8").read()):  # noqa: SIM115
+with open(os.environ["QTAP_BENCH_REPLAY"], encoding="utf-8") as handle:
+    replay = json.load(handle)
+for record in replay["resources"]:
     options = pulumi.ResourceOptions(
         parent=registered.get(record["parent"] or ""),
         protect=record["protect"],
         retain_on_delete=record["retain_on_delete"],
     )
+    resource: pulumi.Resource
     if record["custom"]:
-        resource: pulumi.Resource = pulumi.CustomResource(
-            record["type"], record["name"], _input(record["inputs"]), options
-        )
+        sdk_class = getattr(importlib.import_module(record["module"]), record["class"])
+        inputs = {_python_name(k): _input(v) for k, v in record["inputs"].items()}
+        if record["type"].startswith("pulumi:providers:"):
+            inputs = {k: _provider_input(v) for k, v in inputs.items()}
+        resource = sdk_class(record["name"], opts=options, **inputs)
     else:
         resource = pulumi.ComponentResource(record["type"], record["name"], None, options)
+        if record["outputs"] is not None:
+            resource.register_outputs(_input(record["outputs"]))
     registered[record["urn"]] = resource
+for name, value in replay["exports"].items():
+    pulumi.export(name, _input(value))

@@ -1,10 +1,11 @@
 """Wall time of the real program per stack under the mock engine, beside the SDK floor: a
-baseline program that replays the same registrations (types, names, parents, inputs, options)
-through the SDK's generic resource classes (benchmarks/baseline_program.py).
+baseline program that replays the same registrations (SDK classes, names, parents, inputs,
+options) and nothing else (benchmarks/baseline_program.py).
 
-    .venv/bin/python benchmarks/program_vs_baseline.py [--rounds 7]
+    .venv/bin/python benchmarks/program_vs_baseline.py [--rounds 21]
 
-Each figure is the median of the rounds, after one warm-up run that pays the one-time imports.
+Program and baseline run in turns, after one warm-up run each that pays the one-time imports;
+times are medians, `ratio` the median of the rounds' ratios, `spread` their 10th-90th percentile.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "benchmarks"
 sys.path.insert(0, str(ROOT))
 
 from qtap_gitops.stackfile import find_project  # noqa: E402
@@ -38,9 +40,15 @@ def _plain(value: object) -> object:
     return None if isinstance(value, Unknown) else value
 
 
-def replay_file(run: ProgramRun, directory: str) -> str:
+def replay_file(run: ProgramRun, classes: list[dict[str, str]], directory: str) -> str:
+    """The registrations of `run`, each with the SDK class that created it (`classes`)."""
+    class_of = {(c["type"], c["name"]): c for c in classes}
+    if len(class_of) != len(run.registrations):
+        raise AssertionError("the recorded classes do not match the program's registrations")
     records = [
         {
+            "module": class_of[r.type, r.name]["module"],
+            "class": class_of[r.type, r.name]["class"],
             "type": r.type,
             "name": r.name,
             "urn": r.urn,
@@ -49,32 +57,62 @@ def replay_file(run: ProgramRun, directory: str) -> str:
             "inputs": _plain(dict(r.inputs)),
             "protect": r.protect,
             "retain_on_delete": r.retain_on_delete,
+            "outputs": _plain(run.component_outputs.get(r.urn)),
         }
         for r in run.registrations
     ]
     path = os.path.join(directory, "replay.json")
     with open(path, "w", encoding="utf-8") as handle:
-        json.dump(records, handle)
+        json.dump({"resources": records, "exports": _plain(run.outputs)}, handle)
     return path
 
 
-def timed(function: Callable[[], ProgramRun], rounds: int) -> float:
-    function()  # warm-up: module imports, schema loading
-    samples = []
+def _shape(run: ProgramRun) -> list[tuple[object, ...]]:
+    names = {r.urn: r.name for r in run.registrations}
+    # Registrations complete in whatever order their inputs resolve: compare them sorted.
+    return sorted(
+        (
+            (r.type, r.name, names.get(r.parent or ""), r.custom, _plain(dict(r.inputs)), r.protect)
+            for r in run.registrations
+        ),
+        key=lambda shape: (str(shape[0]), str(shape[1])),
+    )
+
+
+def same_deployment(program: ProgramRun, baseline: ProgramRun) -> None:
+    """The floor is only fair if it registers and exports what the program does."""
+    for mine, floor in zip(_shape(program), _shape(baseline), strict=True):
+        if mine != floor:
+            raise AssertionError(f"the baseline registers\n  {floor}\ninstead of\n  {mine}")
+    if _plain(program.outputs) != _plain(baseline.outputs):
+        raise AssertionError("the baseline's stack outputs differ from the program's")
+    if len(program.component_outputs) != len(baseline.component_outputs):
+        raise AssertionError("the baseline registers the outputs of fewer components")
+
+
+def timed(
+    program: Callable[[], ProgramRun], baseline: Callable[[], ProgramRun], rounds: int
+) -> tuple[list[float], list[float]]:
+    """Samples of both, taken in turns so that a busy machine slows both alike."""
+    program(), baseline()  # warm-up: module imports, schema loading
+    samples: tuple[list[float], list[float]] = ([], [])
     for _ in range(rounds):
-        start = time.perf_counter()
-        function()
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples)
+        for function, sink in ((program, samples[0]), (baseline, samples[1])):
+            start = time.perf_counter()
+            function()
+            sink.append(time.perf_counter() - start)
+    return samples
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--rounds", type=int, default=21)
     args = parser.parse_args()
     project = find_project(ROOT)
     scratch = tempfile.mkdtemp(prefix="qtap-bench-")
-    print(f"{'stack':8} {'resources':>9} {'program ms':>11} {'baseline ms':>12} {'ratio':>6}")
+    print(
+        f"{'stack':8} {'resources':>9} {'program ms':>11} {'baseline ms':>12} {'ratio':>6} {'spread':>9}"
+    )
     for stack in project.stacks():
         inputs = program_inputs(project, stack, registration_token="benchmark-token")
 
@@ -86,16 +124,26 @@ def main() -> None:
 
         recorded = program()
         count = len(recorded.registrations)
-        os.environ["QTAP_BENCH_REPLAY"] = replay_file(recorded, scratch)
+        os.environ["QTAP_BENCH_CLASSES"] = os.path.join(scratch, "classes.json")
+        noted = run_program(
+            ROOT, stack, inputs.config, inputs.secret_keys, program=BENCH / "recording_program.py"
+        )
+        if noted.error:
+            raise noted.error
+        with open(os.environ["QTAP_BENCH_CLASSES"], encoding="utf-8") as handle:
+            classes = json.load(handle)
+        os.environ["QTAP_BENCH_REPLAY"] = replay_file(recorded, classes, scratch)
 
         def baseline(stack: str = stack) -> ProgramRun:
-            return run_program(ROOT, stack, {}, program=ROOT / "benchmarks" / "baseline_program.py")
+            return run_program(ROOT, stack, {}, program=BENCH / "baseline_program.py")
 
-        assert len(baseline().registrations) == count
-        program_s, baseline_s = timed(program, args.rounds), timed(baseline, args.rounds)
+        same_deployment(recorded, baseline())
+        mine, floor = timed(program, baseline, args.rounds)
+        ratios = sorted(m / f for m, f in zip(mine, floor, strict=True))
         print(
-            f"{stack:8} {count:>9} {program_s * 1000:>11.1f} {baseline_s * 1000:>12.1f} "
-            f"{program_s / baseline_s:>6.2f}"
+            f"{stack:8} {count:>9} {statistics.median(mine) * 1000:>11.1f} "
+            f"{statistics.median(floor) * 1000:>12.1f} {statistics.median(ratios):>6.2f} "
+            f"{ratios[len(ratios) // 10]:>5.2f}-{ratios[-1 - len(ratios) // 10]:.2f}"
         )
 
 

@@ -134,6 +134,8 @@ class ProgramRun:
     """Stack outputs; secret ones are wrapped in `Secret`."""
     logs: list[tuple[str, str]] = field(default_factory=list)
     error: BaseException | None = None
+    component_outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """What each component passed to `register_outputs`, by URN (secret parts as `Secret`)."""
 
     def of_type(self, type_token: str) -> list[Registration]:
         return [r for r in self.registrations if r.type == type_token]
@@ -269,6 +271,12 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
     def __init__(self, mocks: pulumi_mocks.Mocks) -> None:
         super().__init__(mocks)
         self.registrations: list[Registration] = []
+        self.component_outputs: dict[str, dict[str, Any]] = {}
+
+    def RegisterResourceOutputs(self, request: Any) -> Any:  # noqa: N802 (the engine's RPC name)
+        outputs = _decode(json_format.MessageToDict(request.outputs))
+        self.component_outputs[request.urn] = outputs
+        return super().RegisterResourceOutputs(request)  # type: ignore[no-untyped-call]
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (the engine's RPC name)
         response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
@@ -411,4 +419,5 @@ def _run(
         run.error = error
         discard_pending_outputs()
     run.registrations = list(monitor.registrations)
+    run.component_outputs = dict(monitor.component_outputs)
     return run
