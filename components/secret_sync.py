@@ -59,8 +59,19 @@ class SecretSync(pulumi.ComponentResource):
         self, name: str, args: SecretSyncArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__(self.TYPE, name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
+        secret = args.secret or KvSecret(args.vault.kv_mount, args.vault.path)
+        namespace = self._namespace(name, args)
+        self._service_account(name, args, namespace)
+        self._secret_store(name, args, namespace, secret)
+        self._external_secret(name, args, namespace, secret)
+        self.namespace_name = namespace
+        self.kv_version = pulumi.Output.from_input(args.kv_version)
+        self.secret_name = pulumi.Output.from_input(SECRET_NAME)
+        self.register_outputs(
+            {"namespace_name": self.namespace_name, "secret_name": self.secret_name}
+        )
 
+    def _namespace(self, name: str, args: SecretSyncArgs) -> pulumi.Output[str]:
         (_, (_, namespace_name)) = self.namespace_location(name)
         self.namespace = k8s.core.v1.Namespace(
             namespace_name,
@@ -72,20 +83,25 @@ class SecretSync(pulumi.ComponentResource):
                     **PRIVILEGED,
                 },
             },
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self),
         )
-        namespace = self.namespace.metadata.apply(lambda m: m["name"])
+        return self.namespace.metadata.apply(lambda m: m["name"])
 
+    def _service_account(
+        self, name: str, args: SecretSyncArgs, namespace: pulumi.Output[str]
+    ) -> None:
         # Only ESO uses this ServiceAccount (through the TokenRequest API); no pod runs as it.
         self.service_account = k8s.core.v1.ServiceAccount(
             f"{name}-service-account",
             metadata={"name": args.service_account, "namespace": namespace, "labels": MANAGED_BY},
             automount_service_account_token=False,
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self),
         )
 
+    def _secret_store(
+        self, name: str, args: SecretSyncArgs, namespace: pulumi.Output[str], secret: KvSecret
+    ) -> None:
         vault = args.vault
-        secret = args.secret or KvSecret(vault.kv_mount, vault.path)
         provider: dict[str, object] = {
             "server": vault.address,
             # The KV mount; ESO appends data/ itself for version v2.
@@ -111,9 +127,12 @@ class SecretSync(pulumi.ComponentResource):
             kind="SecretStore",
             metadata={"name": SECRET_STORE_NAME, "namespace": namespace, "labels": MANAGED_BY},
             spec={"provider": {"vault": provider}},
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self),
         )
 
+    def _external_secret(
+        self, name: str, args: SecretSyncArgs, namespace: pulumi.Output[str], secret: KvSecret
+    ) -> None:
         self.external_secret = k8s.apiextensions.CustomResource(
             f"{name}-external-secret",
             api_version=ESO_API_VERSION,
@@ -141,13 +160,6 @@ class SecretSync(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(
                 parent=self, depends_on=[self.secret_store, *args.vault_ready]
             ),
-        )
-
-        self.namespace_name = namespace
-        self.kv_version = pulumi.Output.from_input(args.kv_version)
-        self.secret_name = pulumi.Output.from_input(SECRET_NAME)
-        self.register_outputs(
-            {"namespace_name": self.namespace_name, "secret_name": self.secret_name}
         )
 
 

@@ -63,10 +63,18 @@ class VaultSecretsOperator(pulumi.ComponentResource):
         self, name: str, args: VaultSecretsOperatorArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("qtap:kubernetes:VaultSecretsOperator", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
-        vault = args.vault
-        secret = args.secret or KvSecret(vault.kv_mount, vault.path)
+        self._service_account(name, args)
+        self._connection(name, args)
+        self._auth(name, args)
+        self._static_secret(name, args)
+        self.secret_name = pulumi.Output.from_input(SECRET_NAME)
+        self.secret_revision = pulumi.Output.from_input(args.kv_version).apply(str)
+        self.secret_ready = [self.static_secret]
+        self.register_outputs(
+            {"secret_name": self.secret_name, "secret_revision": self.secret_revision}
+        )
 
+    def _service_account(self, name: str, args: VaultSecretsOperatorArgs) -> None:
         # Only VSO uses this ServiceAccount (through the TokenRequest API); no pod runs as it.
         self.service_account = k8s.core.v1.ServiceAccount(
             f"{name}-service-account",
@@ -76,9 +84,11 @@ class VaultSecretsOperator(pulumi.ComponentResource):
                 "labels": MANAGED_BY,
             },
             automount_service_account_token=False,
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self),
         )
 
+    def _connection(self, name: str, args: VaultSecretsOperatorArgs) -> None:
+        vault = args.vault
         # TLS is always verified (said explicitly: the CRD lists the field as required).
         connection: dict[str, object] = {"address": vault.address, "skipTLSVerify": False}
         connection_deps: list[pulumi.Resource] = []
@@ -94,7 +104,7 @@ class VaultSecretsOperator(pulumi.ComponentResource):
                 },
                 type="Opaque",
                 string_data={"ca.crt": vault.ca_bundle},
-                opts=child,
+                opts=pulumi.ResourceOptions(parent=self),
             )
             connection["caCertSecretRef"] = CA_SECRET_NAME
             connection_deps.append(self.ca_secret)
@@ -107,6 +117,8 @@ class VaultSecretsOperator(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=connection_deps),
         )
 
+    def _auth(self, name: str, args: VaultSecretsOperatorArgs) -> None:
+        vault = args.vault
         self.auth = k8s.apiextensions.CustomResource(
             f"{name}-auth",
             api_version=VSO_API_VERSION,
@@ -125,6 +137,8 @@ class VaultSecretsOperator(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.connection]),
         )
 
+    def _static_secret(self, name: str, args: VaultSecretsOperatorArgs) -> None:
+        secret = args.secret or KvSecret(args.vault.kv_mount, args.vault.path)
         self.static_secret = k8s.apiextensions.CustomResource(
             f"{name}-static-secret",
             api_version=VSO_API_VERSION,
@@ -145,29 +159,27 @@ class VaultSecretsOperator(pulumi.ComponentResource):
                 "refreshAfter": REFRESH_AFTER,
                 # The default, said here: rolloutRestartTargets act on an HMAC change.
                 "hmacSecretData": True,
-                "destination": {
-                    "name": SECRET_NAME,
-                    "create": True,
-                    # A stack that switches from ESO still has ESO's qtap-secrets until the
-                    # ExternalSecret is deleted at the end of the update; VSO takes it over.
-                    "overwrite": True,
-                    "labels": MANAGED_BY,
-                    "transformation": {
-                        # The Secret holds exactly the env names: no kebab-case copy of the
-                        # Vault properties, no `_raw` JSON of the whole secret.
-                        "excludes": [".*"],
-                        "excludeRaw": True,
-                        "templates": {b.name: secret_template(b) for b in args.bindings},
-                    },
-                },
+                "destination": _destination(args.bindings),
                 "rolloutRestartTargets": [{"kind": "DaemonSet", "name": args.daemonset_name}],
             },
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.auth, *args.vault_ready]),
         )
 
-        self.secret_name = pulumi.Output.from_input(SECRET_NAME)
-        self.secret_revision = pulumi.Output.from_input(args.kv_version).apply(str)
-        self.secret_ready = [self.static_secret]
-        self.register_outputs(
-            {"secret_name": self.secret_name, "secret_revision": self.secret_revision}
-        )
+
+def _destination(bindings: Sequence[EnvBinding]) -> dict[str, object]:
+    """The Kubernetes Secret VSO writes: exactly the env names, from the Vault properties."""
+    return {
+        "name": SECRET_NAME,
+        "create": True,
+        # A stack that switches from ESO still has ESO's qtap-secrets until the
+        # ExternalSecret is deleted at the end of the update; VSO takes it over.
+        "overwrite": True,
+        "labels": MANAGED_BY,
+        "transformation": {
+            # The Secret holds exactly the env names: no kebab-case copy of the
+            # Vault properties, no `_raw` JSON of the whole secret.
+            "excludes": [".*"],
+            "excludeRaw": True,
+            "templates": {b.name: secret_template(b) for b in bindings},
+        },
+    }

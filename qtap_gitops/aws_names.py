@@ -90,28 +90,34 @@ def endpoint_problem(endpoint: str) -> str | None:
     host = parts.netloc.rsplit(":", 1)[0] if ":" in parts.netloc else parts.netloc
     if not _HOST.fullmatch(host):
         return "it is not a valid host name"
+    return _aws_host_problem(host, port)
+
+
+def _aws_host_problem(host: str, port: int | None) -> str | None:
+    """Why a host under amazonaws.com is not an S3 endpoint AWS defines (None for any other)."""
     lowered = host.lower()
-    if lowered.endswith((".amazonaws.com", ".amazonaws.com.cn")) or lowered in (
-        "amazonaws.com",
-        "amazonaws.com.cn",
+    if not (
+        lowered.endswith((".amazonaws.com", ".amazonaws.com.cn"))
+        or lowered in ("amazonaws.com", "amazonaws.com.cn")
     ):
-        if host != lowered:
-            return "an AWS endpoint is written in lowercase"
-        if port is not None:
-            return "an AWS endpoint takes no port"
-        if lowered == _AWS_GLOBAL_ENDPOINT:
-            return None
-        match = _AWS_REGIONAL_ENDPOINT.fullmatch(lowered)
-        if match is None:
-            return (
-                "it is under amazonaws.com but is not an S3 endpoint AWS defines "
-                "(s3.amazonaws.com or s3.<region>.amazonaws.com)"
-            )
-        china = match.group("region").startswith("cn-")
-        if china and not match.group("cn"):
-            return "the China regions' endpoints end in .amazonaws.com.cn"
-        if match.group("cn") and not china:
-            return "only the China regions (cn-...) have endpoints under .amazonaws.com.cn"
+        return None
+    if host != lowered:
+        return "an AWS endpoint is written in lowercase"
+    if port is not None:
+        return "an AWS endpoint takes no port"
+    if lowered == _AWS_GLOBAL_ENDPOINT:
+        return None
+    match = _AWS_REGIONAL_ENDPOINT.fullmatch(lowered)
+    if match is None:
+        return (
+            "it is under amazonaws.com but is not an S3 endpoint AWS defines "
+            "(s3.amazonaws.com or s3.<region>.amazonaws.com)"
+        )
+    china = match.group("region").startswith("cn-")
+    if china and not match.group("cn"):
+        return "the China regions' endpoints end in .amazonaws.com.cn"
+    if match.group("cn") and not china:
+        return "only the China regions (cn-...) have endpoints under .amazonaws.com.cn"
     return None
 
 

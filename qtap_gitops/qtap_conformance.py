@@ -58,73 +58,15 @@ def rule_expression_findings(
     functions.go at 044b7a5), so the rule never matches: a warning.
     """
     if not expression:
-        if role in ("macro", "control"):
-            return []  # an empty expr is the `required` check of the contract already
-        return [
-            Finding(
-                Severity.WARNING,
-                "rule-syntax",
-                line,
-                column,
-                f"the {role} rule has an empty expression; Qtap skips the rule, so it never "
-                "applies",
-                "give the rule an expression in Qplane, or remove the rule",
-            )
-        ]
+        return _empty_expression_findings(line, column, role=role)
     try:
         parsed = parse(expression)
     except RuleSyntaxError as exc:
-        at_line, at_column, where = _locate(text, expression, line, column, exc.offset)
-        if role in ("macro", "control"):
-            what = "rulekit macro" if role == "macro" else "control rule"
-            return [
-                Finding(
-                    Severity.ERROR,
-                    "rule-syntax",
-                    at_line,
-                    at_column,
-                    f"the {what}'s expression does not parse ({exc.message}{where}); Qtap's "
-                    "config validation rejects it and Qtap does not start",
-                    "correct the expression in Qplane; rulekit's syntax is "
-                    "`field op value` joined with and/or/not, e.g. res.status >= 500",
-                )
-            ]
-        return [
-            Finding(
-                Severity.WARNING,
-                "rule-syntax",
-                at_line,
-                at_column,
-                f"the {role} rule's expression does not parse ({exc.message}{where}); Qtap logs "
-                "'error parsing log rule' and skips the rule, so it never applies",
-                "correct the expression in Qplane; rulekit's syntax is "
-                "`field op value` joined with and/or/not, e.g. res.status >= 500",
-            )
-        ]
+        return [_syntax_finding(text, expression, line, column, exc, role=role)]
     findings = []
-    older = older_grammar_problem(expression)
+    older = _older_grammar_finding(text, expression, line, column, role=role)
     if older is not None:
-        offset, what = older
-        at_line, at_column, where = _locate(text, expression, line, column, offset)
-        outcome = (
-            "a Qtap build with one of them does not start"
-            if role in ("macro", "control")
-            else "a Qtap build with one of them skips the rule"
-        )
-        findings.append(
-            Finding(
-                Severity.WARNING,
-                "rule-syntax-revision",
-                at_line,
-                at_column,
-                f"current rulekit accepts this expression, but its goyacc releases (parser.y, "
-                f"before the hand-written parser of 00088b9) refuse it: {what}{where}; "
-                f"{outcome}",
-                "keep to the older syntax (no [..] or .field after a value, no parentheses "
-                "around values, one comparison per operand pair) unless the stack's Qtap "
-                "release is known to ship the newer rulekit",
-            )
-        )
+        findings.append(older)
     for call in parsed.calls:
         problem = _call_problem(call.name, call.arguments, macros)
         if problem is None:
@@ -142,6 +84,89 @@ def rule_expression_findings(
             )
         )
     return findings
+
+
+def _empty_expression_findings(line: int | None, column: int | None, *, role: str) -> list[Finding]:
+    if role in ("macro", "control"):
+        return []  # an empty expr is the `required` check of the contract already
+    return [
+        Finding(
+            Severity.WARNING,
+            "rule-syntax",
+            line,
+            column,
+            f"the {role} rule has an empty expression; Qtap skips the rule, so it never applies",
+            "give the rule an expression in Qplane, or remove the rule",
+        )
+    ]
+
+
+def _syntax_finding(
+    text: str | Sequence[str],
+    expression: str,
+    line: int | None,
+    column: int | None,
+    exc: RuleSyntaxError,
+    *,
+    role: str,
+) -> Finding:
+    """An expression that does not parse: fatal for a macro or control rule, else skipped."""
+    at_line, at_column, where = _locate(text, expression, line, column, exc.offset)
+    if role in ("macro", "control"):
+        what = "rulekit macro" if role == "macro" else "control rule"
+        return Finding(
+            Severity.ERROR,
+            "rule-syntax",
+            at_line,
+            at_column,
+            f"the {what}'s expression does not parse ({exc.message}{where}); Qtap's "
+            "config validation rejects it and Qtap does not start",
+            "correct the expression in Qplane; rulekit's syntax is "
+            "`field op value` joined with and/or/not, e.g. res.status >= 500",
+        )
+    return Finding(
+        Severity.WARNING,
+        "rule-syntax",
+        at_line,
+        at_column,
+        f"the {role} rule's expression does not parse ({exc.message}{where}); Qtap logs "
+        "'error parsing log rule' and skips the rule, so it never applies",
+        "correct the expression in Qplane; rulekit's syntax is "
+        "`field op value` joined with and/or/not, e.g. res.status >= 500",
+    )
+
+
+def _older_grammar_finding(
+    text: str | Sequence[str],
+    expression: str,
+    line: int | None,
+    column: int | None,
+    *,
+    role: str,
+) -> Finding | None:
+    """Syntax only current rulekit accepts, refused by the goyacc releases."""
+    older = older_grammar_problem(expression)
+    if older is None:
+        return None
+    offset, what = older
+    at_line, at_column, where = _locate(text, expression, line, column, offset)
+    outcome = (
+        "a Qtap build with one of them does not start"
+        if role in ("macro", "control")
+        else "a Qtap build with one of them skips the rule"
+    )
+    return Finding(
+        Severity.WARNING,
+        "rule-syntax-revision",
+        at_line,
+        at_column,
+        f"current rulekit accepts this expression, but its goyacc releases (parser.y, "
+        f"before the hand-written parser of 00088b9) refuse it: {what}{where}; "
+        f"{outcome}",
+        "keep to the older syntax (no [..] or .field after a value, no parentheses "
+        "around values, one comparison per operand pair) unless the stack's Qtap "
+        "release is known to ship the newer rulekit",
+    )
 
 
 def _call_problem(name: str, arguments: int, macros: Collection[str]) -> str | None:

@@ -69,6 +69,31 @@ _OWNED = {
 }
 
 
+class _ChartValueErrors:
+    """Collects `chart-values` problems, each at its key's position in the stack file."""
+
+    def __init__(self, source: str, positions: Mapping[str, tuple[int, int]]) -> None:
+        self.source = source
+        self.positions = positions
+        self.problems: list[Problem] = []
+
+    def __call__(self, path: str, message: str, fix: str) -> None:
+        key = f"qtap:chart.values.{path}"
+        line, column = position_of(self.positions, key)
+        self.problems.append(
+            Problem(
+                severity=Severity.ERROR,
+                code="chart-values",
+                file=self.source,
+                line=line,
+                column=column,
+                yaml_path=key,
+                message=message,
+                fix=fix,
+            )
+        )
+
+
 def check_chart_values(
     values: Mapping[str, Any],
     source: str,
@@ -80,75 +105,88 @@ def check_chart_values(
 
     With a workload identity, `serviceAccount` is the program's too: the role's trust or the
     Pod Identity association names exactly the ServiceAccount the program sets there."""
-    problems: list[Problem] = []
-
-    def error(path: str, message: str, fix: str) -> None:
-        key = f"qtap:chart.values.{path}"
-        line, column = position_of(positions, key)
-        problems.append(
-            Problem(
-                severity=Severity.ERROR,
-                code="chart-values",
-                file=source,
-                line=line,
-                column=column,
-                yaml_path=key,
-                message=message,
-                fix=fix,
-            )
-        )
-
+    error = _ChartValueErrors(source, positions)
     for key, value in values.items():
-        if key not in CHART_VALUE_KEYS:
+        _check_top_level_key(key, value, identity, error)
+    _check_string_maps(values, error)
+    _check_log_settings(values, error)
+    annotations = values.get("podAnnotations")
+    if isinstance(annotations, dict) and SNAPSHOT_CHECKSUM_ANNOTATION in annotations:
+        error(
+            f"podAnnotations.{SNAPSHOT_CHECKSUM_ANNOTATION}",
+            "the program sets this annotation to the snapshot's sha256 so pods roll on a new snapshot",
+            "remove it",
+        )
+    _check_extra_env(values.get("extraEnv"), error)
+    return error.problems
+
+
+def _check_top_level_key(
+    key: str, value: Any, identity: IdentityMode | None, error: _ChartValueErrors
+) -> None:
+    """A key the chart defines, not owned by the program, of its section's shape."""
+    if key not in CHART_VALUE_KEYS:
+        error(
+            key,
+            f"the qtap chart defines no value {key!r}; Helm would ignore it silently",
+            "remove it or correct the spelling (see the chart's values.yaml)",
+        )
+        return
+    if key == "serviceAccount" and identity is not None:
+        error(
+            key,
+            f"serviceAccount cannot be set here with qtap:objectStore.identity "
+            f"{identity.value}: the program sets it to the ServiceAccount the agent's IAM "
+            "role is bound to",
+            "remove qtap:chart.values.serviceAccount",
+        )
+        return
+    if key in _OWNED:
+        error(key, f"{key} cannot be set here: {_OWNED[key]}", f"remove qtap:chart.values.{key}")
+        return
+    nested = CHART_VALUE_KEYS[key]
+    if nested is not None and isinstance(value, dict):
+        _check_section_keys(key, value, nested, error)
+    elif nested is not None:
+        shown = "a list" if isinstance(value, list) else repr(value)[:60]
+        error(key, f"must be a mapping, found {shown}", "see the chart's values.yaml")
+
+
+def _check_section_keys(
+    key: str, value: dict[Any, Any], nested: frozenset[str], error: _ChartValueErrors
+) -> None:
+    """The keys of a fixed-shape section (and of integrations.containerd)."""
+    for sub in value:
+        if sub not in nested:
             error(
-                key,
-                f"the qtap chart defines no value {key!r}; Helm would ignore it silently",
-                "remove it or correct the spelling (see the chart's values.yaml)",
+                f"{key}.{sub}",
+                f"the chart's {key} has no key {sub!r}",
+                f"use: {', '.join(sorted(nested))}",
             )
-            continue
-        if key == "serviceAccount" and identity is not None:
-            error(
-                key,
-                f"serviceAccount cannot be set here with qtap:objectStore.identity "
-                f"{identity.value}: the program sets it to the ServiceAccount the agent's IAM "
-                "role is bound to",
-                "remove qtap:chart.values.serviceAccount",
-            )
-            continue
-        if key in _OWNED:
-            error(
-                key, f"{key} cannot be set here: {_OWNED[key]}", f"remove qtap:chart.values.{key}"
-            )
-            continue
-        nested = CHART_VALUE_KEYS[key]
-        if nested is not None and isinstance(value, dict):
-            for sub in value:
-                if sub not in nested:
-                    error(
-                        f"{key}.{sub}",
-                        f"the chart's {key} has no key {sub!r}",
-                        f"use: {', '.join(sorted(nested))}",
-                    )
-            containerd = value.get("containerd") if key == "integrations" else None
-            if isinstance(containerd, dict):
-                for sub in containerd:
-                    if sub not in CONTAINERD_KEYS:
-                        error(
-                            f"integrations.containerd.{sub}",
-                            f"the chart's integrations.containerd has no key {sub!r}",
-                            f"use: {', '.join(sorted(CONTAINERD_KEYS))}",
-                        )
-        elif nested is not None:
-            shown = "a list" if isinstance(value, list) else repr(value)[:60]
-            error(key, f"must be a mapping, found {shown}", "see the chart's values.yaml")
+    containerd = value.get("containerd") if key == "integrations" else None
+    if isinstance(containerd, dict):
+        for sub in containerd:
+            if sub not in CONTAINERD_KEYS:
+                error(
+                    f"integrations.containerd.{sub}",
+                    f"the chart's integrations.containerd has no key {sub!r}",
+                    f"use: {', '.join(sorted(CONTAINERD_KEYS))}",
+                )
+
+
+def _check_string_maps(values: Mapping[str, Any], error: _ChartValueErrors) -> None:
     # Values the chart renders as a string map (podAnnotations: the program adds its checksum
-    # annotation to it) or as one string: any other shape crashes the plan or the template.
+    # annotation to it): any other shape crashes the plan or the template.
     for key in ("podAnnotations", "podLabels", "nodeSelector"):
         found = values.get(key)
         if found is not None and not (
             isinstance(found, dict) and all(isinstance(v, str) for v in found.values())
         ):
             error(key, "must be a mapping of names to strings", f"write {key}: {{name: value}}")
+
+
+def _check_log_settings(values: Mapping[str, Any], error: _ChartValueErrors) -> None:
+    # Values the chart renders as one string: one word of a fixed set.
     for key, allowed in (("logLevel", LOG_LEVELS), ("logEncoding", LOG_ENCODINGS)):
         if key in values and not isinstance(values[key], str):
             error(key, "must be a single word", f"use one of: {', '.join(sorted(allowed))}")
@@ -162,35 +200,25 @@ def check_chart_values(
         error(
             "logEncoding", f"{values['logEncoding']!r} is not a log encoding", "use console or json"
         )
-    annotations = values.get("podAnnotations")
-    if isinstance(annotations, dict) and SNAPSHOT_CHECKSUM_ANNOTATION in annotations:
-        error(
-            f"podAnnotations.{SNAPSHOT_CHECKSUM_ANNOTATION}",
-            "the program sets this annotation to the snapshot's sha256 so pods roll on a new snapshot",
-            "remove it",
-        )
-    extra_env = values.get("extraEnv")
-    if extra_env is not None:
-        if not isinstance(extra_env, list):
+
+
+def _check_extra_env(extra_env: Any, error: _ChartValueErrors) -> None:
+    """extraEnv: a list of named variables, none of them one the chart sets itself."""
+    if extra_env is None:
+        return
+    if not isinstance(extra_env, list):
+        error("extraEnv", "must be a list of env variables", "write a YAML list of {name, value}")
+        return
+    for index, item in enumerate(extra_env):
+        name = item.get("name") if isinstance(item, dict) else None
+        if not isinstance(name, str) or not name:
+            error(f"extraEnv[{index}]", "each entry needs a 'name'", "write {name: X, value: Y}")
+        elif name in CHART_MANAGED_ENV:
             error(
-                "extraEnv", "must be a list of env variables", "write a YAML list of {name, value}"
+                f"extraEnv[{index}]",
+                f"{name} is set by the chart itself",
+                "set it through its chart value",
             )
-        else:
-            for index, item in enumerate(extra_env):
-                name = item.get("name") if isinstance(item, dict) else None
-                if not isinstance(name, str) or not name:
-                    error(
-                        f"extraEnv[{index}]",
-                        "each entry needs a 'name'",
-                        "write {name: X, value: Y}",
-                    )
-                elif name in CHART_MANAGED_ENV:
-                    error(
-                        f"extraEnv[{index}]",
-                        f"{name} is set by the chart itself",
-                        "set it through its chart value",
-                    )
-    return problems
 
 
 def check_extra_env_against_bindings(

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -220,6 +220,11 @@ class _Composer:
         self.open: set[int] = set()  # ids of collections being composed (for recursion)
         self.count = 0
         self.root_scalar: Node | None = None
+        self.documents = 0
+        self.root: Node | None = None
+        self.stack: list[tuple[Node, list[Node]]] = []  # open collections and their pending key
+        self.paths: list[tuple[PathPart, ...]] = []  # the YAML path of each open collection
+        self.second_document_line: int | None = None
 
     def error(
         self, code: str, line: int | None, column: int | None, message: str, fix: str
@@ -259,130 +264,148 @@ class _Composer:
         raise _LimitError
 
     def compose(self) -> Node | None:
-        documents = 0
-        root: Node | None = None
-        stack: list[tuple[Node, list[Node]]] = []  # open collections and their pending key
-        self.paths: list[tuple[PathPart, ...]] = []  # the YAML path of each open collection
-        second_document_line: int | None = None
         try:
-            for event in _events(self.text):
-                mark = event.start_mark
-                line, column = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
-                if isinstance(event, yaml.DocumentStartEvent):
-                    documents += 1
-                    if documents == 2:
-                        second_document_line = line
-                    if event.explicit and getattr(event, "tags", None):
-                        self.error(
-                            "yaml-directive",
-                            line,
-                            1,
-                            f"the {self.what} declares tag directives (%TAG)",
-                            "remove the directive lines; a Qplane export has none",
-                        )
-                    continue
-                if isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
-                    node, _ = stack.pop()
-                    self.paths.pop()
-                    self.open.discard(id(node))
-                    self.finish(node, stack, documents)
-                    continue
-                if not isinstance(
-                    event,
-                    (
-                        yaml.ScalarEvent,
-                        yaml.MappingStartEvent,
-                        yaml.SequenceStartEvent,
-                        yaml.AliasEvent,
-                    ),
-                ):
-                    continue
-                if isinstance(event, yaml.AliasEvent):
-                    target = self.anchors.get(event.anchor or "")
-                    if target is None:
-                        self.fatal(
-                            "yaml-syntax",
-                            line,
-                            column,
-                            f"the {self.what} uses alias *{event.anchor} before its anchor",
-                            "define the anchor (&name) before using it, or write the value out",
-                        )
-                    assert target is not None
-                    if id(target) in self.open:
-                        self.fatal(
-                            "yaml-alias-recursive",
-                            line,
-                            column,
-                            f"alias *{event.anchor} refers to a node that contains it; "
-                            "the document would be infinite",
-                            "write the value out instead of using a recursive alias",
-                        )
-                    self.count += target.size
-                    if self.count > MAX_NODES:
-                        self.too_large(line, column, alias=True)
-                    self.attach(target, stack, documents)
-                    continue
-                self.count += 1
-                if self.count > MAX_NODES:
-                    self.too_large(line, column, alias=False)
-                tag = event.tag or ""
-                if isinstance(event, yaml.ScalarEvent):
-                    node = Node(
-                        "scalar",
-                        tag,
-                        event.value,
-                        bool(event.implicit[0]) and not event.style and tag == "",
-                        line,
-                        column,
-                    )
-                    self.check_tag(node)
-                    self.anchor(event.anchor, node)
-                    self.attach(node, stack, documents)
-                else:
-                    kind = "mapping" if isinstance(event, yaml.MappingStartEvent) else "sequence"
-                    node = Node(kind, tag, "", False, line, column)
-                    self.check_tag(node)
-                    self.anchor(event.anchor, node)
-                    if len(stack) + 1 > MAX_DEPTH:
-                        self.fatal(
-                            "yaml-too-deep",
-                            line,
-                            column,
-                            f"the {self.what} nests deeper than {MAX_DEPTH} levels",
-                            "a Qplane export is a few levels deep; remove the nesting",
-                        )
-                    self.open.add(id(node))
-                    self.paths.append(self.child_path(stack))
-                    stack.append((node, []))
-                    if root is None and documents == 1 and len(stack) == 1:
-                        root = node
+            self.walk()
         except _LimitError:
             return None
         except yaml.MarkedYAMLError as exc:
-            mark = exc.problem_mark or exc.context_mark
-            detail = exc.problem or exc.context or "invalid YAML"
-            if exc.context and exc.problem:
-                detail = f"{exc.problem} ({exc.context})"
-            self.error(
-                "yaml-syntax",
-                mark.line + 1 if mark is not None else None,
-                mark.column + 1 if mark is not None else None,
-                f"the {self.what} is not valid YAML: {detail}",
-                "correct the YAML syntax at this position; for a snapshot, export it again from "
-                "Qplane (Settings -> Snapshot) rather than editing it by hand",
-            )
+            self.syntax_error(exc)
             return None
         except yaml.YAMLError as exc:  # a reader error without a position
             self.error("yaml-syntax", None, None, f"the {self.what} is not valid YAML: {exc}", "")
             return None
+        return self.first_document()
+
+    def walk(self) -> None:
+        # One handler per libyaml event kind; the others (stream and document ends) carry
+        # nothing to check.
+        handlers: dict[type, Callable[[Any, int, int], None]] = {
+            yaml.DocumentStartEvent: self.on_document_start,
+            yaml.MappingEndEvent: self.on_collection_end,
+            yaml.SequenceEndEvent: self.on_collection_end,
+            yaml.AliasEvent: self.on_alias,
+            yaml.ScalarEvent: self.on_scalar,
+            yaml.MappingStartEvent: self.on_collection_start,
+            yaml.SequenceStartEvent: self.on_collection_start,
+        }
+        for event in _events(self.text):
+            handler = handlers.get(type(event))
+            if handler is None:
+                continue
+            mark = event.start_mark
+            line, column = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
+            handler(event, line, column)
+
+    def on_document_start(self, event: Any, line: int, column: int) -> None:
+        self.documents += 1
+        if self.documents == 2:
+            self.second_document_line = line
+        if event.explicit and getattr(event, "tags", None):
+            self.error(
+                "yaml-directive",
+                line,
+                1,
+                f"the {self.what} declares tag directives (%TAG)",
+                "remove the directive lines; a Qplane export has none",
+            )
+
+    def on_collection_end(self, event: Any, line: int, column: int) -> None:
+        node, _ = self.stack.pop()
+        self.paths.pop()
+        self.open.discard(id(node))
+        self.finish(node, self.stack, self.documents)
+
+    def on_alias(self, event: Any, line: int, column: int) -> None:
+        target = self.anchors.get(event.anchor or "")
+        if target is None:
+            self.fatal(
+                "yaml-syntax",
+                line,
+                column,
+                f"the {self.what} uses alias *{event.anchor} before its anchor",
+                "define the anchor (&name) before using it, or write the value out",
+            )
+        assert target is not None
+        if id(target) in self.open:
+            self.fatal(
+                "yaml-alias-recursive",
+                line,
+                column,
+                f"alias *{event.anchor} refers to a node that contains it; "
+                "the document would be infinite",
+                "write the value out instead of using a recursive alias",
+            )
+        self.count += target.size
+        if self.count > MAX_NODES:
+            self.too_large(line, column, alias=True)
+        self.attach(target, self.stack, self.documents)
+
+    def count_node(self, line: int, column: int) -> None:
+        self.count += 1
+        if self.count > MAX_NODES:
+            self.too_large(line, column, alias=False)
+
+    def on_scalar(self, event: Any, line: int, column: int) -> None:
+        self.count_node(line, column)
+        tag = event.tag or ""
+        node = Node(
+            "scalar",
+            tag,
+            event.value,
+            bool(event.implicit[0]) and not event.style and tag == "",
+            line,
+            column,
+        )
+        self.check_tag(node)
+        self.anchor(event.anchor, node)
+        self.attach(node, self.stack, self.documents)
+
+    def on_collection_start(self, event: Any, line: int, column: int) -> None:
+        self.count_node(line, column)
+        kind = "mapping" if isinstance(event, yaml.MappingStartEvent) else "sequence"
+        node = Node(kind, event.tag or "", "", False, line, column)
+        self.check_tag(node)
+        self.anchor(event.anchor, node)
+        stack = self.stack
+        if len(stack) + 1 > MAX_DEPTH:
+            self.fatal(
+                "yaml-too-deep",
+                line,
+                column,
+                f"the {self.what} nests deeper than {MAX_DEPTH} levels",
+                "a Qplane export is a few levels deep; remove the nesting",
+            )
+        self.open.add(id(node))
+        self.paths.append(self.child_path(stack))
+        stack.append((node, []))
+        if self.root is None and self.documents == 1 and len(stack) == 1:
+            self.root = node
+
+    def syntax_error(self, exc: yaml.MarkedYAMLError) -> None:
+        mark = exc.problem_mark or exc.context_mark
+        detail = exc.problem or exc.context or "invalid YAML"
+        if exc.context and exc.problem:
+            detail = f"{exc.problem} ({exc.context})"
+        self.error(
+            "yaml-syntax",
+            mark.line + 1 if mark is not None else None,
+            mark.column + 1 if mark is not None else None,
+            f"the {self.what} is not valid YAML: {detail}",
+            "correct the YAML syntax at this position; for a snapshot, export it again from "
+            "Qplane (Settings -> Snapshot) rather than editing it by hand",
+        )
+
+    def first_document(self) -> Node | None:
+        root = self.root
         if self.root_scalar is not None and root is None:
             root = self.root_scalar
-        if documents > 1 and root is not None:
+        if self.documents > 1 and root is not None:
             self.error(
                 "multiple-documents",
-                second_document_line,
+                self.second_document_line,
                 1,
-                f"the {self.what} holds {documents} YAML documents; only the first would be read",
+                f"the {self.what} holds {self.documents} YAML documents; only the first would "
+                "be read",
                 "keep exactly one document in the file (remove the extra '---' sections)",
             )
         return root

@@ -626,6 +626,17 @@ def render_markdown(base: str, head: str, diffs: Sequence[StackDiff]) -> str:
     quiet = [d for d in diffs if not d.changed and (d.head_warnings or d.new_secrets)]
     out = io.StringIO()
     out.write(f"{MARKER}\n## Qtap: offline diff {md_code(base[:12])} → {md_code(head[:12])}\n\n")
+    _md_summary(diffs, changed, out)
+    for diff in changed:
+        _md_changed_stack(diff, out)
+    for diff in quiet:
+        out.write(f"### Stack {md_code(diff.stack)} (unchanged)\n\n")
+        _md_stack_notes(diff, out)
+    return out.getvalue()
+
+
+def _md_summary(diffs: Sequence[StackDiff], changed: list[StackDiff], out: io.StringIO) -> None:
+    """Which stacks changed, which did not, and which fail after the change."""
     if not changed:
         out.write("No stack's inputs changed.\n")
     unchanged = [d.stack for d in diffs if not d.changed]
@@ -641,23 +652,21 @@ def render_markdown(base: str, head: str, diffs: Sequence[StackDiff]) -> str:
             f"**Failing after this change**: {', '.join(md_code(s) for s in failing)} "
             "(nothing can be deployed to them until fixed).\n\n"
         )
-    for diff in changed:
-        out.write(f"### Stack {md_code(diff.stack)}\n\n")
-        if diff.error_after:
-            out.write("**This change breaks the stack** (nothing would be deployed):\n\n")
-            out.write(md_fence(diff.error_after) + "\n")
-        elif diff.error_before:
-            out.write("This change fixes a stack that could not be planned before.\n\n")
-        _md_stack_notes(diff, out)
-        if not diff.failing:
-            out.write(f"{counts_line(diff)}\n\n")
-        if diff.resources:
-            _md_resources(diff, out)
-        _md_outputs_and_snapshot(diff, out)
-    for diff in quiet:
-        out.write(f"### Stack {md_code(diff.stack)} (unchanged)\n\n")
-        _md_stack_notes(diff, out)
-    return out.getvalue()
+
+
+def _md_changed_stack(diff: StackDiff, out: io.StringIO) -> None:
+    out.write(f"### Stack {md_code(diff.stack)}\n\n")
+    if diff.error_after:
+        out.write("**This change breaks the stack** (nothing would be deployed):\n\n")
+        out.write(md_fence(diff.error_after) + "\n")
+    elif diff.error_before:
+        out.write("This change fixes a stack that could not be planned before.\n\n")
+    _md_stack_notes(diff, out)
+    if not diff.failing:
+        out.write(f"{counts_line(diff)}\n\n")
+    if diff.resources:
+        _md_resources(diff, out)
+    _md_outputs_and_snapshot(diff, out)
 
 
 def _md_outputs_and_snapshot(diff: StackDiff, out: io.StringIO) -> None:
@@ -697,33 +706,7 @@ def render_text(base: str, head: str, diffs: Sequence[StackDiff]) -> str:
     if not changed:
         out.write("no stack's inputs changed\n")
     for diff in changed:
-        out.write(f"=== stack {terminal_line(diff.stack)}\n")
-        if diff.error_after:
-            block = terminal_block(diff.error_after).replace("\n", "\n    ")
-            out.write(f"  breaks the stack:\n    {block}\n")
-        _text_stack_notes(diff, out)
-        if not diff.failing:
-            out.write(f"  {counts_line(diff)}\n")
-        for resource in diff.resources:
-            out.write(
-                f"  {SIGNS[resource.kind]} {terminal_line(resource.type)}  "
-                f"{terminal_line(_resource_title(resource))}\n"
-            )
-            if resource.reasons:
-                out.write(f"      replaced: {terminal_line('; '.join(resource.reasons))}\n")
-            for change in resource.changes:
-                out.write(f"      {_line(change)}\n")
-        for change in diff.outputs:
-            out.write(f"  output {_line(change)}\n")
-        if diff.snapshot:
-            out.write(f"  snapshot {terminal_line(diff.snapshot_file)}:\n")
-            for change in diff.snapshot:
-                out.write(f"      {_line(change)}\n")
-        elif diff.snapshot_note:
-            out.write(
-                f"  snapshot {terminal_line(diff.snapshot_file)}: "
-                f"{terminal_line(diff.snapshot_note)}\n"
-            )
+        _text_changed_stack(diff, out)
     for diff in diffs:
         if not diff.changed and (diff.head_warnings or diff.new_secrets):
             out.write(f"=== stack {terminal_line(diff.stack)} (unchanged)\n")
@@ -732,6 +715,35 @@ def render_text(base: str, head: str, diffs: Sequence[StackDiff]) -> str:
     if failing:
         out.write(f"failing after this change: {', '.join(terminal_line(s) for s in failing)}\n")
     return out.getvalue()
+
+
+def _text_changed_stack(diff: StackDiff, out: io.StringIO) -> None:
+    out.write(f"=== stack {terminal_line(diff.stack)}\n")
+    if diff.error_after:
+        block = terminal_block(diff.error_after).replace("\n", "\n    ")
+        out.write(f"  breaks the stack:\n    {block}\n")
+    _text_stack_notes(diff, out)
+    if not diff.failing:
+        out.write(f"  {counts_line(diff)}\n")
+    for resource in diff.resources:
+        out.write(
+            f"  {SIGNS[resource.kind]} {terminal_line(resource.type)}  "
+            f"{terminal_line(_resource_title(resource))}\n"
+        )
+        if resource.reasons:
+            out.write(f"      replaced: {terminal_line('; '.join(resource.reasons))}\n")
+        for change in resource.changes:
+            out.write(f"      {_line(change)}\n")
+    for change in diff.outputs:
+        out.write(f"  output {_line(change)}\n")
+    if diff.snapshot:
+        out.write(f"  snapshot {terminal_line(diff.snapshot_file)}:\n")
+        for change in diff.snapshot:
+            out.write(f"      {_line(change)}\n")
+    elif diff.snapshot_note:
+        out.write(
+            f"  snapshot {terminal_line(diff.snapshot_file)}: {terminal_line(diff.snapshot_note)}\n"
+        )
 
 
 def _line(change: Change) -> str:

@@ -119,6 +119,22 @@ def check_value_source(
         field_name = f"header {quote(str(at.path[-1]))}"
     if secret:
         at = at.as_secret()
+    if not _is_env_source(at, field_name, secret=secret):
+        return None
+    value_at = at.get("value") or at
+    name = value_at.string("value") if at.has("value") else ""
+    if name is None or not _usable_env_name(value_at, name, field_name):
+        return None
+    ctx.references.append(
+        EnvReference(
+            name, role or ReferenceRole.OTHER, at.rendered_path, value_at.line, value_at.column
+        )
+    )
+    return name
+
+
+def _is_env_source(at: View, field_name: str, *, secret: bool) -> bool:
+    """Whether `at` is a ValueSource mapping of type env (reporting any other shape)."""
     if not at.is_mapping:
         at.error(
             "value-source",
@@ -130,7 +146,7 @@ def check_value_source(
             ),
             f"write {field_name} as {EXAMPLE} and provide the value as a secret",
         )
-        return None
+        return False
     unknown_keys(at, qs.VALUE_SOURCE_KEYS, field_name)
     type_at = at.get("type")
     if type_at is None or type_at.is_null:
@@ -139,10 +155,10 @@ def check_value_source(
             f"{field_name} has no 'type'; Qtap resolves it to an empty string",
             f"write {EXAMPLE}",
         )
-        return None
+        return False
     kind = type_at.string("type")
     if kind is None:
-        return None
+        return False
     if kind not in qs.VALUE_SOURCE_TYPES:
         type_at.error(
             "value-source-type",
@@ -150,7 +166,7 @@ def check_value_source(
             "resolves anything else to an empty string",
             f"write {EXAMPLE}",
         )
-        return None
+        return False
     if kind == "text":
         if secret:
             type_at.error(
@@ -160,11 +176,12 @@ def check_value_source(
                 f"in Qplane, change it to {EXAMPLE}; this stack then supplies the value "
                 "from a secret",
             )
-        return None
-    value_at = at.get("value") or at
-    name = value_at.string("value") if at.has("value") else ""
-    if name is None:
-        return None
+        return False
+    return True
+
+
+def _usable_env_name(value_at: View, name: str, field_name: str) -> bool:
+    """Whether the agent can read `name` from its env (a valid name, not the chart's own)."""
     if not qs.ENV_NAME.fullmatch(name):
         shown = "nothing" if name == "" else f"a value of {len(name)} characters (not shown)"
         value_at.error(
@@ -173,7 +190,7 @@ def check_value_source(
             "use letters, digits and underscores, not starting with a digit (e.g. "
             "REGISTRATION_TOKEN)",
         )
-        return None
+        return False
     refusal = env_name_refusal(name)
     if refusal is not None:
         value_at.error(
@@ -183,7 +200,7 @@ def check_value_source(
             else f"{field_name} reads {refusal[0]}",
             refusal[1],
         )
-        return None
+        return False
     if name in qs.CHART_MANAGED_ENV:
         value_at.error(
             "env-name-reserved",
@@ -191,13 +208,8 @@ def check_value_source(
             "get two conflicting definitions",
             "pick another variable name in Qplane",
         )
-        return None
-    ctx.references.append(
-        EnvReference(
-            name, role or ReferenceRole.OTHER, at.rendered_path, value_at.line, value_at.column
-        )
-    )
-    return name
+        return False
+    return True
 
 
 def check_headers(ctx: Context, headers: View) -> None:

@@ -216,46 +216,9 @@ def check_s3(ctx: Context, store: View, ident: str | None) -> None:
     insecure_at = store.get("insecure")
     insecure = bool(insecure_at.boolean("insecure")) if insecure_at is not None else False
 
-    if not bucket:
-        store.error(
-            "s3-bucket",
-            "the s3 store has no 'bucket'; Qtap refuses to start ('bucket is required')",
-            "set 'bucket' to the bucket that receives captured payloads",
-        )
-    else:
-        reasons = bucket_name_problems(bucket)
-        if reasons:
-            store.value_at("bucket").error(
-                "s3-bucket-name",
-                f"{quote(bucket)} is not a valid S3 bucket name: {'; '.join(reasons)}",
-                "choose a name of 3-63 lowercase letters, digits, dots or hyphens",
-            )
-
-    endpoint_ok = endpoint_text is not None
-    if endpoint and _SCHEME.match(endpoint):
-        endpoint_ok = False
-        store.value_at("endpoint").error(
-            "s3-endpoint-scheme",
-            f"endpoint {quote(endpoint)} has a scheme; Qtap's S3 client (minio-go) takes "
-            "host[:port] only and picks https unless 'insecure: true'",
-            f"write endpoint: {_SCHEME.sub('', endpoint, count=1).rstrip('/')}",
-        )
-    elif "/" in endpoint:
-        endpoint_ok = False
-        store.value_at("endpoint").error(
-            "s3-endpoint-path",
-            f"endpoint {quote(endpoint)} has a path; minio-go refuses endpoints with paths",
-            "write the host[:port] only; the bucket goes in 'bucket'",
-        )
-    elif (reason := endpoint_problem(endpoint)) is not None:
-        endpoint_ok = False
-        store.value_at("endpoint").error(
-            "s3-endpoint-host",
-            f"endpoint {quote(endpoint)} is not a usable S3 endpoint: {reason}",
-            "write the exact host[:port] of the S3 service, e.g. s3.eu-west-1.amazonaws.com "
-            "for Amazon S3 or minio.example.com:9000 for another S3 service",
-        )
-
+    _check_bucket(store, bucket)
+    endpoint_usable = _check_endpoint(store, endpoint)
+    endpoint_ok = endpoint_text is not None and endpoint_usable
     access = check_key_pair(ctx, store)
     aws_managed = endpoint_ok and is_aws_endpoint(endpoint)
     label = ident or f"object_stores[{index}]"
@@ -264,38 +227,9 @@ def check_s3(ctx: Context, store: View, ident: str | None) -> None:
 
     effective_region = region or qs.DEFAULT_S3_REGION
     if aws_managed:
-        named_region = endpoint_region(endpoint)
-        if region and not is_region(region):
-            aws_managed = False
-            store.value_at("region").error(
-                "s3-region",
-                f"region {quote(region)} is not an AWS region name",
-                "write the region the bucket lives in, e.g. eu-west-1",
-            )
-        elif named_region and region and named_region != region:
-            store.value_at("region").error(
-                "s3-region-mismatch",
-                f"region {quote(region)} disagrees with endpoint {quote(endpoint)}; requests "
-                "would be signed for the wrong region and refused",
-                f"set region: {named_region}",
-            )
-        elif named_region and not region:
-            effective_region = named_region
-        if not region and not named_region:
-            store.warn(
-                "s3-region-default",
-                f"the s3 store names no 'region'; Qtap signs for {qs.DEFAULT_S3_REGION}, so "
-                f"this stack creates the bucket in {qs.DEFAULT_S3_REGION}",
-                "set 'region' in Qplane to the region the bucket should live in",
-            )
+        aws_managed, effective_region = _check_aws_region(store, endpoint, region)
         if insecure and insecure_at is not None:
-            insecure_at.error(
-                "s3-insecure",
-                f"'insecure: {insecure_at.node.text}' is read by Qtap as true and sends payloads "
-                "to Amazon S3 over plain HTTP; the bucket this stack creates denies non-TLS "
-                "requests, so every upload would fail",
-                "set 'insecure: false'",
-            )
+            _refuse_aws_insecure(insecure_at)
         # An AWS store without access_key/secret_key is keyless (Qtap uses the AWS
         # credential chain): valid here, with access_key_env/secret_key_env None. Whether
         # the stack serves it with a workload identity is checked against the settings
@@ -320,6 +254,93 @@ def check_s3(ctx: Context, store: View, ident: str | None) -> None:
                 column=store.column,
             )
         )
+
+
+def _check_bucket(store: View, bucket: str) -> None:
+    if not bucket:
+        store.error(
+            "s3-bucket",
+            "the s3 store has no 'bucket'; Qtap refuses to start ('bucket is required')",
+            "set 'bucket' to the bucket that receives captured payloads",
+        )
+        return
+    reasons = bucket_name_problems(bucket)
+    if reasons:
+        store.value_at("bucket").error(
+            "s3-bucket-name",
+            f"{quote(bucket)} is not a valid S3 bucket name: {'; '.join(reasons)}",
+            "choose a name of 3-63 lowercase letters, digits, dots or hyphens",
+        )
+
+
+def _check_endpoint(store: View, endpoint: str) -> bool:
+    """Whether `endpoint` is a usable host[:port] (an empty one is: Qtap's default)."""
+    if endpoint and _SCHEME.match(endpoint):
+        store.value_at("endpoint").error(
+            "s3-endpoint-scheme",
+            f"endpoint {quote(endpoint)} has a scheme; Qtap's S3 client (minio-go) takes "
+            "host[:port] only and picks https unless 'insecure: true'",
+            f"write endpoint: {_SCHEME.sub('', endpoint, count=1).rstrip('/')}",
+        )
+        return False
+    if "/" in endpoint:
+        store.value_at("endpoint").error(
+            "s3-endpoint-path",
+            f"endpoint {quote(endpoint)} has a path; minio-go refuses endpoints with paths",
+            "write the host[:port] only; the bucket goes in 'bucket'",
+        )
+        return False
+    reason = endpoint_problem(endpoint)
+    if reason is not None:
+        store.value_at("endpoint").error(
+            "s3-endpoint-host",
+            f"endpoint {quote(endpoint)} is not a usable S3 endpoint: {reason}",
+            "write the exact host[:port] of the S3 service, e.g. s3.eu-west-1.amazonaws.com "
+            "for Amazon S3 or minio.example.com:9000 for another S3 service",
+        )
+        return False
+    return True
+
+
+def _check_aws_region(store: View, endpoint: str, region: str) -> tuple[bool, str]:
+    """(still AWS-managed, the region Qtap signs for) of a store on an Amazon S3 endpoint."""
+    aws_managed = True
+    effective_region = region or qs.DEFAULT_S3_REGION
+    named_region = endpoint_region(endpoint)
+    if region and not is_region(region):
+        aws_managed = False
+        store.value_at("region").error(
+            "s3-region",
+            f"region {quote(region)} is not an AWS region name",
+            "write the region the bucket lives in, e.g. eu-west-1",
+        )
+    elif named_region and region and named_region != region:
+        store.value_at("region").error(
+            "s3-region-mismatch",
+            f"region {quote(region)} disagrees with endpoint {quote(endpoint)}; requests "
+            "would be signed for the wrong region and refused",
+            f"set region: {named_region}",
+        )
+    elif named_region and not region:
+        effective_region = named_region
+    if not region and not named_region:
+        store.warn(
+            "s3-region-default",
+            f"the s3 store names no 'region'; Qtap signs for {qs.DEFAULT_S3_REGION}, so "
+            f"this stack creates the bucket in {qs.DEFAULT_S3_REGION}",
+            "set 'region' in Qplane to the region the bucket should live in",
+        )
+    return aws_managed, effective_region
+
+
+def _refuse_aws_insecure(insecure_at: View) -> None:
+    insecure_at.error(
+        "s3-insecure",
+        f"'insecure: {insecure_at.node.text}' is read by Qtap as true and sends payloads "
+        "to Amazon S3 over plain HTTP; the bucket this stack creates denies non-TLS "
+        "requests, so every upload would fail",
+        "set 'insecure: false'",
+    )
 
 
 def check_key_pair(ctx: Context, store: View) -> tuple[str | None, str | None] | None:
