@@ -16,6 +16,7 @@ from components.fleet import Export, OwnerOutputs, owner_stack_name
 from components.providers import build_providers
 from components.secret_backends import uses_random_provider
 from qtap_gitops.deployment import prepare_deployment
+from qtap_gitops.long_lived import freeze_long_lived_objects
 from qtap_gitops.problems import ContractError
 from qtap_gitops.provider_settings import DISABLE_DEFAULT_PROVIDERS, PROVIDER_KEYS
 from qtap_gitops.settings import NAMESPACE, TOP_LEVEL_KEYS, RawStackConfig, StackSettings
@@ -65,6 +66,7 @@ def owner_of(settings: StackSettings) -> OwnerOutputs | None:
 
 
 def main() -> None:
+    freeze_long_lived_objects()
     stack = pulumi.get_stack()
     try:
         deployment = prepare_deployment(read_stack_config(stack), PROJECT_DIR)
