@@ -17,12 +17,15 @@ import stat
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
-import pulumi_random as random
 import pulumi_vault as vault
+
+if TYPE_CHECKING:
+    import pulumi_random as random
 
 from qtap_gitops.provider_settings import ProviderSettings
 from qtap_gitops.settings import VaultSettings
@@ -168,5 +171,9 @@ def build_providers(
         if region not in by_region:
             by_region[region] = aws.Provider(f"{name}-aws-{region}", region=region)
     # -- sealed-secrets: the random provider of the stack's sealing key (components/sealed_secret.py)
-    random_provider = random.Provider(f"{name}-random") if sealing_key else None
+    random_provider = None
+    if sealing_key:
+        import pulumi_random  # only sealed-secrets stacks have a sealing key
+
+        random_provider = pulumi_random.Provider(f"{name}-random")
     return StackProviders(kubernetes, vault_provider, default_aws, by_region, random_provider)

@@ -31,7 +31,6 @@ from qtap_gitops.settings import SealedSecretsBackendSettings, SecretsBackend
 
 from .fleet import OwnerOutputs
 from .namespace import AgentNamespace, AgentNamespaceArgs
-from .sealed_secret import SealedSecretSync, SealedSecretSyncArgs
 from .secret_sync import SERVICE_ACCOUNT_NAME, SecretSync, SecretSyncArgs
 from .urns import ResourcePath, aliases_of
 from .vault_secrets import KvSecret, OwnerSecret, VaultSecrets, VaultSecretsArgs
@@ -196,6 +195,9 @@ class SealedSecrets(SecretsBackendObjects):
     uses_random_provider = True
 
     def __init__(self, name: str, inputs: SecretsInputs, parent: pulumi.Resource) -> None:
+        # Sealing (cryptography) and the random provider load only for the stacks that seal.
+        from .sealed_secret import SealedSecretSync, SealedSecretSyncArgs
+
         settings = inputs.deployment.settings
         self.namespace = self._agent_namespace(name, inputs, parent)
         assert isinstance(settings.secrets, SealedSecretsBackendSettings)  # the registry's key

@@ -24,7 +24,6 @@ from .paths import PathRefusal, read_snapshot
 from .problems import ContractError, Problem, problem
 from .provider_settings import ProviderSettings, check_provider_settings, check_stack_file
 from .release_values import check_chart_values, check_extra_env_against_bindings
-from .sealing import certificate_problems
 from .settings import (
     NAMESPACE,
     RawStackConfig,
@@ -101,7 +100,10 @@ def _value_problems(raw: RawStackConfig, settings: StackSettings) -> list[Proble
         identity=settings.object_store.identity,
     )
     if isinstance(settings.secrets, SealedSecretsBackendSettings):
-        # The controller's certificate must be able to seal (kubeseal's checks).
+        # The controller's certificate must be able to seal (kubeseal's checks); cryptography
+        # is imported by the stacks that seal, not by every stack.
+        from .sealing import certificate_problems
+
         certificate = settings.secrets.sealed_secrets.certificate
         problems += certificate_problems(
             certificate, source=settings.source, positions=raw.positions

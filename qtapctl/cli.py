@@ -24,7 +24,6 @@ from .fleet import INVENTORY_RENDERERS, STACK_RENDERERS, run_fleet, run_stacks
 from .fleet_plan import plan_stacks
 from .importer import import_snapshot
 from .plan import RENDERERS
-from .seal import run_seal
 
 MAX_EXPORT_BYTES = 16 * 1024 * 1024  # far above the snapshot limit: read enough to refuse it
 
@@ -146,6 +145,8 @@ def _run(args: argparse.Namespace, started_ns: int) -> int:
     if args.command == "fleet":
         return run_fleet(project, args.format, sys.stdout)
     if args.command == "seal":
+        from .seal import run_seal  # cryptography: loaded by the one command that seals
+
         stack = _stacks(project, [args.stack], False)[0]
         return run_seal(
             project, stack, values_path=args.values, cert_path=args.cert, output=args.output
