@@ -2,7 +2,7 @@
 
 It replays the registrations the real program made (read from the JSON file named by
 QTAP_BENCH_REPLAY): each custom resource through the same SDK class the program used (noted by
-benchmarks/recording_program.py), with the same name, parent, inputs (secret ones as secret
+benchmarks/recording_program.py), with the same name, parent, dependencies, inputs (secret ones as secret
 Outputs) and protect/retain options; each of the program's components as the SDK's
 `ComponentResource` with the same type and registered outputs; then the same stack outputs. What it costs is what the Pulumi SDK charges for that
 deployment; what the program costs beyond it is its own work (reading config, the checks,
@@ -53,6 +53,9 @@ with open(os.environ["QTAP_BENCH_REPLAY"], encoding="utf-8") as handle:
 for record in replay["resources"]:
     options = pulumi.ResourceOptions(
         parent=registered.get(record["parent"] or ""),
+        # The program's inputs that come from other resources make it wait for them; the
+        # floor waits for the same resources.
+        depends_on=[registered[urn] for urn in record["dependencies"] if urn in registered],
         protect=record["protect"],
         retain_on_delete=record["retain_on_delete"],
     )

@@ -53,6 +53,7 @@ def replay_file(run: ProgramRun, classes: list[dict[str, str]], directory: str) 
             "name": r.name,
             "urn": r.urn,
             "parent": r.parent,
+            "dependencies": list(r.dependencies),
             "custom": r.custom,
             "inputs": _plain(dict(r.inputs)),
             "protect": r.protect,
@@ -69,10 +70,19 @@ def replay_file(run: ProgramRun, classes: list[dict[str, str]], directory: str) 
 
 def _shape(run: ProgramRun) -> list[tuple[object, ...]]:
     names = {r.urn: r.name for r in run.registrations}
+    needs = {r.urn: sorted(names.get(d, d) for d in r.dependencies) for r in run.registrations}
     # Registrations complete in whatever order their inputs resolve: compare them sorted.
     return sorted(
         (
-            (r.type, r.name, names.get(r.parent or ""), r.custom, _plain(dict(r.inputs)), r.protect)
+            (
+                r.type,
+                r.name,
+                names.get(r.parent or ""),
+                needs[r.urn],
+                r.custom,
+                r.protect,
+                _plain(dict(r.inputs)),
+            )
             for r in run.registrations
         ),
         key=lambda shape: (str(shape[0]), str(shape[1])),
