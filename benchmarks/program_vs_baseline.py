@@ -2,10 +2,13 @@
 baseline program that replays the same registrations (SDK classes, names, parents, inputs,
 options) and nothing else (benchmarks/baseline_program.py).
 
-    .venv/bin/python benchmarks/program_vs_baseline.py [--rounds 21]
+    .venv/bin/python benchmarks/program_vs_baseline.py [--rounds 21] [--cold]
 
 Program and baseline run in turns, after one warm-up run each that pays the one-time imports;
 times are medians, `ratio` the median of the rounds' ratios, `spread` their 10th-90th percentile.
+`--cold` runs each in a fresh interpreter instead (benchmarks/cold_run.py): the figure of one
+`pulumi up`, imports included, where the default figure is that of one more stack in a
+process that planned one already (`qtapctl plan --all`).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import argparse
 import json
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -101,7 +105,7 @@ def same_deployment(program: ProgramRun, baseline: ProgramRun) -> None:
 
 
 def timed(
-    program: Callable[[], ProgramRun], baseline: Callable[[], ProgramRun], rounds: int
+    program: Callable[[], object], baseline: Callable[[], object], rounds: int
 ) -> tuple[list[float], list[float]]:
     """Samples of both, taken in turns so that a busy machine slows both alike."""
     program(), baseline()  # warm-up: module imports, schema loading
@@ -114,9 +118,31 @@ def timed(
     return samples
 
 
+def _cold(
+    stack: str, inputs: ProgramInputs, scratch: str
+) -> tuple[Callable[[], object], Callable[[], object]]:
+    """The program and the baseline, each run in a fresh interpreter (benchmarks/cold_run.py)."""
+    inputs_file = os.path.join(scratch, f"inputs-{stack}.json")
+    with open(inputs_file, "w", encoding="utf-8") as handle:
+        json.dump(
+            {"config": dict(inputs.config), "secret_keys": sorted(inputs.secret_keys)}, handle
+        )
+
+    def run(which: str) -> Callable[[], object]:
+        command = [sys.executable, str(BENCH / "cold_run.py"), which, stack, inputs_file]
+        return lambda: subprocess.run(command, check=True)
+
+    return run("program"), run("baseline")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=21)
+    parser.add_argument(
+        "--cold",
+        action="store_true",
+        help="each run in a fresh interpreter with its imports, as `pulumi up` runs a stack",
+    )
     args = parser.parse_args()
     project = find_project(ROOT)
     scratch = tempfile.mkdtemp(prefix="qtap-bench-")
@@ -148,7 +174,10 @@ def main() -> None:
             return run_program(ROOT, stack, {}, program=BENCH / "baseline_program.py")
 
         same_deployment(recorded, baseline())
-        mine, floor = timed(program, baseline, args.rounds)
+        if args.cold:
+            mine, floor = timed(*_cold(stack, inputs, scratch), args.rounds)
+        else:
+            mine, floor = timed(program, baseline, args.rounds)
         ratios = sorted(m / f for m, f in zip(mine, floor, strict=True))
         print(
             f"{stack:8} {count:>9} {statistics.median(mine) * 1000:>11.1f} "
