@@ -20,26 +20,11 @@ from pydantic.fields import FieldInfo
 from pydantic_core import ErrorDetails
 
 from ..problems import Problem, Severity, problem, raise_if_errors
-from .fields import INVALID, Doc, Note, Section, sections_in, shown
+from .fields import INVALID, Doc, Note, Section, doc_of, key_of, sections_in, shown
 from .model import REFUSED_CHOICES
 from .raw import NAMESPACE, RawStackConfig, position_of, set_secret_command
 from .rules import kms_key_region
 from .stack import SECRET_KEYS, TOP_LEVEL_KEYS, StackSettings
-
-# pydantic's error types (pydantic_core ErrorType) by the words a user needs for them.
-_MAPPING_ERRORS = frozenset(
-    [
-        "dict_type",
-        "model_type",
-        "model_attributes_type",
-        "json_invalid",
-        "json_type",
-        "union_tag_not_found",
-    ]
-)
-_NUMBER_ERRORS = frozenset(
-    ["int_type", "int_parsing", "int_from_float", "greater_than_equal", "less_than_equal"]
-)
 
 
 @dataclass(frozen=True)
@@ -97,15 +82,8 @@ def _locate(loc: Sequence[int | str], unknown_last: bool = False) -> _Place:
     return _Place(tuple(path), field, owner, union)
 
 
-def _doc(field: FieldInfo | None) -> Doc:
-    metadata = field.metadata if field is not None else []
-    return next((m for m in metadata if isinstance(m, Doc)), Doc())
-
-
 def _known(model: type[Section] | None) -> list[str]:
-    if model is None:
-        return []
-    return sorted(f.alias or n for n, f in model.model_fields.items())
+    return sorted(key_of(model, name) for name in model.model_fields) if model else []
 
 
 def _spelling_fix(key: str, known: Sequence[str]) -> str:
@@ -146,7 +124,7 @@ class _Error:
 
     @property
     def doc(self) -> Doc:
-        return _doc(self.place.field)
+        return doc_of(self.place.field)
 
     @property
     def secret(self) -> bool:
@@ -237,17 +215,23 @@ def _string(e: _Error) -> _Words:
     return "stack-config", f"must be a string, found {e.value}", fix
 
 
+# pydantic's error types (pydantic_core ErrorType) by the words a user needs for them; any
+# other error is about a string.
 _WORDS = {
     INVALID: _rule,
     "missing": _missing,
     "extra_forbidden": lambda e: _unknown(e.place),
-    "enum": _choice,
-    "literal_error": _choice,
-    "union_tag_invalid": _choice,
-    **dict.fromkeys(_MAPPING_ERRORS, _mapping),
-    **dict.fromkeys(_NUMBER_ERRORS, _number),
-    "bool_type": _flag,
-    "bool_parsing": _flag,
+    **dict.fromkeys(("enum", "literal_error", "union_tag_invalid"), _choice),
+    **dict.fromkeys(("bool_type", "bool_parsing"), _flag),
+    **dict.fromkeys(
+        ("dict_type", "model_type", "model_attributes_type", "json_invalid", "json_type"),
+        _mapping,
+    ),
+    "union_tag_not_found": _mapping,
+    **dict.fromkeys(
+        ("int_type", "int_parsing", "int_from_float", "greater_than_equal", "less_than_equal"),
+        _number,
+    ),
 }
 
 

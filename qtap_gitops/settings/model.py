@@ -1,7 +1,7 @@
 """Every `qtap:*` setting, declared once: type, default, rule, description.
 
 `Pulumi.yaml`'s `config:` block and the README's configuration table are generated from these
-declarations (`python -m qtap_gitops.settings.docs`), and every message about a setting is
+declarations (`python -m qtapctl.settings_docs`), and every message about a setting is
 derived from them (`check.py`). A setting that depends on another mode is declared on that
 mode's variant (`delivery.mode`, `secrets.backend`), so setting it under another mode is
 refused by structure.
@@ -17,7 +17,6 @@ from pydantic import AfterValidator, Discriminator, Field, Tag, field_validator
 from .fields import (
     Doc,
     Flag,
-    Note,
     Section,
     ValidationInfo,
     Whole,
@@ -142,13 +141,11 @@ def _vault_address(address: str, info: ValidationInfo) -> str:
     if address.startswith("http://"):
         note(
             info,
-            Note(
-                "vault.address",
-                "is plain http://: ESO would send its Kubernetes token to Vault and get the "
-                "agent's secrets back unencrypted",
-                "serve Vault over https:// (with qtap:vault.caBundle for an internal CA)",
-                warning=True,
-            ),
+            "vault.address",
+            "is plain http://: ESO would send its Kubernetes token to Vault and get the "
+            "agent's secrets back unencrypted",
+            "serve Vault over https:// (with qtap:vault.caBundle for an internal CA)",
+            warning=True,
         )
     return address.rstrip("/")
 
@@ -264,14 +261,10 @@ class ObjectStoreSettings(Section):
     kms_key_id: (
         Annotated[
             str,
-            rule(
-                lambda v: (
-                    None
-                    if KMS_KEY_ARN.fullmatch(v)
-                    else "{value} is not a KMS key ARN; the "
-                    "writer's IAM policy must name the key itself (an alias cannot grant "
-                    "kms:GenerateDataKey)"
-                ),
+            matches(
+                KMS_KEY_ARN,
+                "{value} is not a KMS key ARN; the writer's IAM policy must name the key itself "
+                "(an alias cannot grant kms:GenerateDataKey)",
                 "use the key ARN, arn:aws:kms:<region>:<account>:key/<key-id>",
             ),
         ]
@@ -319,12 +312,9 @@ OWNER_ONLY_VAULT = ("path", "kv_mount")
 
 OidcProviderArn = Annotated[
     str,
-    rule(
-        lambda v: (
-            None
-            if OIDC_PROVIDER_ARN.fullmatch(v)
-            else "is not the IAM OIDC provider ARN of an EKS cluster"
-        ),
+    matches(
+        OIDC_PROVIDER_ARN,
+        "is not the IAM OIDC provider ARN of an EKS cluster",
         "use the ARN of the cluster's OIDC provider, "
         "arn:aws:iam::<account>:oidc-provider/oidc.eks.<region>.amazonaws.com/id/<ID>",
     ),
@@ -555,12 +545,14 @@ class FleetSettings(Section):
         return stack_of(info) if value in (None, "") else value
 
 
-_ENV_NAME_RULE = matches(
-    ENV_NAME,
-    "{value} is not a valid env variable name",
-    "use the exact env name the snapshot references, e.g. AXIOM_TOKEN",
-)
-EnvName = Annotated[str, _ENV_NAME_RULE]
+EnvName = Annotated[
+    str,
+    matches(
+        ENV_NAME,
+        "{value} is not a valid env variable name",
+        "use the exact env name the snapshot references, e.g. AXIOM_TOKEN",
+    ),
+]
 # A backend name that is refused with its reason rather than listed as unknown.
 REFUSED_CHOICES = {
     ("secrets", "vault-agent"): (

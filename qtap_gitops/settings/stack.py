@@ -14,7 +14,18 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, Field, Json, field_validator
 from pydantic_core import PydanticKnownError
 
-from .fields import Doc, Flag, Note, Section, ValidationInfo, invalid, note, rule, stack_of
+from .fields import (
+    Doc,
+    Flag,
+    Section,
+    ValidationInfo,
+    doc_of,
+    invalid,
+    key_of,
+    note,
+    rule,
+    stack_of,
+)
 from .model import (
     DEFAULT_NAMESPACE,
     EKS_FIELD_OF,
@@ -47,23 +58,24 @@ def _is_secret(info: ValidationInfo, key: str) -> bool:
 
 def _plaintext(info: ValidationInfo, key: str, message: str, fix: str) -> None:
     if not _is_secret(info, key):
-        note(info, Note(key, message, fix, code="secret-plaintext"))
+        note(info, key, message, fix, code="secret-plaintext")
 
 
-def _member_note(info: ValidationInfo, path: str, fleet: FleetSettings) -> None:
-    note(
-        info,
-        Note(
-            path,
-            f"only the owner stack may set it: this stack is a member of {fleet.owner} "
-            f"(qtap:fleet.owner) and shares {fleet.owner}'s bucket and Vault secret",
-            f"remove qtap:{path} here; set it in Pulumi.{fleet.owner}.yaml",
-        ),
-    )
-
-
-def _alias(model: type[Section], name: str) -> str:
-    return model.model_fields[name].alias or name
+def _owner_only(info: ValidationInfo, key: str, section: Section, names: tuple[str, ...]) -> None:
+    """A fleet member shares its owner's bucket and Vault secret: it may not set `names`."""
+    fleet = info.data.get("fleet")
+    if fleet is None or fleet.owner == stack_of(info):
+        return
+    for name in names:
+        if name in section.model_fields_set:
+            path = f"{key}.{key_of(type(section), name)}"
+            note(
+                info,
+                path,
+                f"only the owner stack may set it: this stack is a member of {fleet.owner} "
+                f"(qtap:fleet.owner) and shares {fleet.owner}'s bucket and Vault secret",
+                f"remove qtap:{path} here; set it in Pulumi.{fleet.owner}.yaml",
+            )
 
 
 class Located(Section):
@@ -213,13 +225,11 @@ class StackSettings(Located):
         if fleet is not None and fleet.owner != stack_of(info) and not secrets.backend.uses_vault:
             note(
                 info,
-                Note(
-                    "secrets.backend",
-                    f"a member stack shares its owner's Vault secret; {secrets.backend} keeps "
-                    "the secret in this cluster only",
-                    "choose external-secrets or vault-secrets-operator, or make this stack "
-                    "an owner (remove qtap:fleet.owner)",
-                ),
+                "secrets.backend",
+                f"a member stack shares its owner's Vault secret; {secrets.backend} keeps "
+                "the secret in this cluster only",
+                "choose external-secrets or vault-secrets-operator, or make this stack "
+                "an owner (remove qtap:fleet.owner)",
             )
         return secrets
 
@@ -249,10 +259,7 @@ class StackSettings(Located):
         stack = stack_of(info)
         fleet = info.data.get("fleet")
         environment = fleet.environment if fleet else stack
-        if fleet is not None and fleet.owner != stack:
-            for name in OWNER_ONLY_VAULT:
-                if name in vault.model_fields_set:
-                    _member_note(info, f"vault.{_alias(VaultSettings, name)}", fleet)
+        _owner_only(info, "vault", vault, OWNER_ONLY_VAULT)
         update = {}
         if not vault.path:
             update["path"] = default_vault_path(environment)
@@ -263,11 +270,7 @@ class StackSettings(Located):
     @field_validator("object_store", mode="after")
     @classmethod
     def _owner_only_store(cls, store: ObjectStoreSettings, info: ValidationInfo) -> Any:
-        fleet = info.data.get("fleet")
-        if fleet is not None and fleet.owner != stack_of(info):
-            for name in OWNER_ONLY_OBJECT_STORE:
-                if name in store.model_fields_set:
-                    _member_note(info, f"objectStore.{_alias(ObjectStoreSettings, name)}", fleet)
+        _owner_only(info, "objectStore", store, OWNER_ONLY_OBJECT_STORE)
         return store
 
     @field_validator("eks", mode="after")
@@ -278,18 +281,16 @@ class StackSettings(Located):
             return eks
         identity = context["identity"]
         for mode, name in EKS_FIELD_OF.items():
-            key = f"eks.{_alias(EksSettings, name)}"
+            key = f"eks.{key_of(EksSettings, name)}"
             if identity is mode and getattr(eks, name) is None:
-                example = _doc(EksSettings, name).example
+                example = doc_of(EksSettings.model_fields[name]).example
                 note(
                     info,
-                    Note(
-                        key,
-                        f"is required with qtap:objectStore.identity {mode.value} and not set",
-                        f"pulumi config set --path '{NAMESPACE}:{key}' {example} "
-                        f"--stack {stack_of(info)}",
-                        code="stack-config-missing",
-                    ),
+                    key,
+                    f"is required with qtap:objectStore.identity {mode.value} and not set",
+                    f"pulumi config set --path '{NAMESPACE}:{key}' {example} "
+                    f"--stack {stack_of(info)}",
+                    code="stack-config-missing",
                 )
             elif identity is not mode and name in eks.model_fields_set:
                 why = (
@@ -299,12 +300,10 @@ class StackSettings(Located):
                 )
                 note(
                     info,
-                    Note(
-                        key,
-                        f"does not apply: {why}",
-                        f"remove qtap:{key}, or set qtap:objectStore.identity to {mode.value}",
-                        code="setting-not-applicable",
-                    ),
+                    key,
+                    f"does not apply: {why}",
+                    f"remove qtap:{key}, or set qtap:objectStore.identity to {mode.value}",
+                    code="setting-not-applicable",
                 )
         return eks
 
@@ -326,10 +325,6 @@ class StackSettings(Located):
         return self.vault
 
 
-def _doc(model: type[Section], name: str) -> Doc:
-    return next((m for m in model.model_fields[name].metadata if isinstance(m, Doc)), Doc())
-
-
 def _is_empty_mapping(value: Any) -> bool:
     if isinstance(value, str):
         try:
@@ -340,7 +335,7 @@ def _is_empty_mapping(value: Any) -> bool:
 
 
 TOP_LEVEL_KEYS = tuple(
-    field.alias or name
-    for name, field in StackSettings.model_fields.items()
+    key_of(StackSettings, name)
+    for name in StackSettings.model_fields
     if name not in Located.model_fields
 )
