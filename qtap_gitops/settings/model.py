@@ -9,6 +9,7 @@ refused by structure.
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
@@ -162,7 +163,9 @@ def _secret_path(path: str) -> str:
 
 
 class VaultSettings(Section):
-    address: Annotated[str, Doc(example="https://vault.example.com:8200")] = Field(
+    address: Annotated[
+        str, AfterValidator(_vault_address), Doc(example="https://vault.example.com:8200")
+    ] = Field(
         description="the URL ESO and Pulumi reach Vault at, https://host[:port] (plain "
         "http:// is accepted with a warning)"
     )
@@ -192,11 +195,6 @@ class VaultSettings(Section):
         description="PEM of the internal CA that signed Vault's certificate; ESO and Pulumi's "
         "Vault provider both trust it",
     )
-
-    @field_validator("address", mode="after")
-    @classmethod
-    def _address(cls, address: str, info: ValidationInfo) -> str:
-        return _vault_address(address, info)
 
     @field_validator("ca_bundle", mode="after")
     @classmethod
@@ -239,12 +237,19 @@ def _region_of(info: ValidationInfo) -> str | None:
     return region if isinstance(region, str) and region else None
 
 
-def _arn_partition(arn: str, info: ValidationInfo, pattern: Any) -> str:
-    match = pattern.fullmatch(arn)
-    reason = partition_problem(match.group("partition"), _region_of(info)) if match else None
-    if reason is not None:
-        raise invalid(f"{shown(arn)} {reason}", "use the ARN from the stack's own partition")
-    return arn
+def _arn(pattern: re.Pattern[str], message: str, fix: str) -> AfterValidator:
+    """An ARN that matches `pattern`, in the partition of the stack's aws:region."""
+
+    def check(arn: str, info: ValidationInfo) -> str:
+        match = pattern.fullmatch(arn)
+        if match is None:
+            raise invalid(message.format(value=shown(arn)), fix)
+        reason = partition_problem(match.group("partition"), _region_of(info))
+        if reason is not None:
+            raise invalid(f"{shown(arn)} {reason}", "use the ARN from the stack's own partition")
+        return arn
+
+    return AfterValidator(check)
 
 
 class ObjectStoreSettings(Section):
@@ -261,7 +266,7 @@ class ObjectStoreSettings(Section):
     kms_key_id: (
         Annotated[
             str,
-            matches(
+            _arn(
                 KMS_KEY_ARN,
                 "{value} is not a KMS key ARN; the writer's IAM policy must name the key itself "
                 "(an alias cannot grant kms:GenerateDataKey)",
@@ -297,11 +302,6 @@ class ObjectStoreSettings(Section):
             info.context["identity"] = identity
         return identity
 
-    @field_validator("kms_key_id", mode="after")
-    @classmethod
-    def _kms_partition(cls, arn: str | None, info: ValidationInfo) -> str | None:
-        return None if arn is None else _arn_partition(arn, info, KMS_KEY_ARN)
-
 
 OWNER_ONLY_OBJECT_STORE = ("retention_days", "protect", "versioning", "kms_key_id", "key_version")
 OWNER_ONLY_VAULT = ("path", "kv_mount")
@@ -312,7 +312,7 @@ OWNER_ONLY_VAULT = ("path", "kv_mount")
 
 OidcProviderArn = Annotated[
     str,
-    matches(
+    _arn(
         OIDC_PROVIDER_ARN,
         "is not the IAM OIDC provider ARN of an EKS cluster",
         "use the ARN of the cluster's OIDC provider, "
@@ -341,11 +341,6 @@ class EksSettings(Section):
     cluster_name: Annotated[EksClusterName | None, Doc(example="my-cluster")] = Field(
         default=None, description="the EKS cluster name (identity pod-identity)"
     )
-
-    @field_validator("oidc_provider_arn", mode="after")
-    @classmethod
-    def _oidc_partition(cls, arn: str | None, info: ValidationInfo) -> str | None:
-        return None if arn is None else _arn_partition(arn, info, OIDC_PROVIDER_ARN)
 
     @property
     def oidc_issuer(self) -> str | None:

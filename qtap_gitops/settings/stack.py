@@ -51,6 +51,11 @@ SecretValue = Annotated[str, Field(min_length=1), AfterValidator(lambda _: _HIDD
 """A secret's value: checked, then dropped, so no value is ever kept in the settings."""
 
 
+def _mapping(description: str, alias: str | None = None) -> Any:
+    """A key holding a mapping, `{}` when unset: validated even then, so its defaults apply."""
+    return Field(default="{}", validate_default=True, alias=alias, description=description)
+
+
 def _is_secret(info: ValidationInfo, key: str) -> bool:
     context = info.context if isinstance(info.context, dict) else {}
     return f"{NAMESPACE}:{key}" in context.get("secret_keys", frozenset())
@@ -95,18 +100,14 @@ class StackSettings(Located):
         "when the snapshot has a pulse event store; set it encrypted: pulumi config set "
         "--secret qtap:registrationToken <token>",
     )
-    secret_env: Annotated[Json[dict[EnvName, SecretValue]], Doc(kind="secret object")] = Field(
-        default="{}",
-        validate_default=True,
-        alias="secretEnv",
-        description="values of every other env variable the snapshot references (an "
+    secret_env: Annotated[Json[dict[EnvName, SecretValue]], Doc(kind="secret object")] = _mapping(
+        "values of every other env variable the snapshot references (an "
         "S3-compatible store's keys, axiom or otel credentials, ...), keyed by the env name; "
         "set each with pulumi config set --secret --path 'qtap:secretEnv.NAME' <value>",
+        alias="secretEnv",
     )
-    fleet: Json[FleetSettings] = Field(
-        default="{}",
-        validate_default=True,
-        description="where this stack's cluster stands in its environment's fleet",
+    fleet: Json[FleetSettings] = _mapping(
+        "where this stack's cluster stands in its environment's fleet"
     )
     snapshot_path: Annotated[
         str,
@@ -142,10 +143,8 @@ class StackSettings(Located):
             example="0.0.38",
         ),
     ] = Field(description="the qpoint/qtap Helm chart")
-    secrets: Json[SecretsSettings] = Field(
-        default="{}",
-        validate_default=True,
-        description="how the agent's secrets reach the Kubernetes Secret qtap-secrets "
+    secrets: Json[SecretsSettings] = _mapping(
+        "how the agent's secrets reach the Kubernetes Secret qtap-secrets "
         "(vault-agent is refused: its injector writes files, Qtap reads env variables)",
     )
     vault: Annotated[
@@ -161,21 +160,11 @@ class StackSettings(Located):
         description="the Vault holding the agent's secrets (Vault backends only); Pulumi "
         "writes the secret to this same address, so do not set vault:address",
     )
-    object_store: Json[ObjectStoreSettings] = Field(
-        default="{}",
-        validate_default=True,
-        description="the buckets this stack creates for the snapshot's AWS s3 stores",
+    object_store: Json[ObjectStoreSettings] = _mapping(
+        "the buckets this stack creates for the snapshot's AWS s3 stores"
     )
-    eks: Json[EksSettings] = Field(
-        default="{}",
-        validate_default=True,
-        description="the EKS cluster the agent runs in, for keyless S3",
-    )
-    delivery: Json[DeliverySettings] = Field(
-        default="{}",
-        validate_default=True,
-        description="who applies the qtap chart",
-    )
+    eks: Json[EksSettings] = _mapping("the EKS cluster the agent runs in, for keyless S3")
+    delivery: Json[DeliverySettings] = _mapping("who applies the qtap chart")
     strict_snapshot: Flag = Field(
         default=False, description="treat the snapshot contract's warnings as errors"
     )
