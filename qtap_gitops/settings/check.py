@@ -235,7 +235,7 @@ _WORDS = {
 }
 
 
-def _error_problem(error: ErrorDetails, raw: RawStackConfig) -> Problem:
+def _error_note(error: ErrorDetails, raw: RawStackConfig) -> Note:
     place = _locate(error["loc"], unknown_last=error["type"] == "extra_forbidden")
     if error["type"] == "union_tag_invalid" and place.union is None:
         # The tag itself is wrong: point at the discriminator key (`delivery.mode`).
@@ -244,45 +244,27 @@ def _error_problem(error: ErrorDetails, raw: RawStackConfig) -> Problem:
         if first is not None:
             place = _Place((*place.path, next(iter(first.model_fields))), None, first)
     code, message, fix = _WORDS.get(error["type"], _string)(_Error(place, error, raw))
-    key = f"{NAMESPACE}:{'.'.join(place.path)}"
-    return problem(code, raw.source, position_of(raw.positions, key), key, message, _fill(fix, raw))
+    return Note(".".join(place.path), message, fix, code)
 
 
-def _fill(fix: str, raw: RawStackConfig) -> str:
-    """A declared fix names the stack and its file as {stack} and {source}."""
-    return fix.replace("{stack}", raw.stack).replace("{source}", raw.source)
-
-
-def _note_problem(found: Note, raw: RawStackConfig) -> Problem:
-    key = f"{NAMESPACE}:{found.path}"
-    severity = Severity.WARNING if found.warning else Severity.ERROR
-    return problem(
-        found.code,
-        raw.source,
-        position_of(raw.positions, key),
-        key,
-        found.message,
-        _fill(found.fix, raw),
-        severity,
-    )
-
-
-def _unknown_keys(raw: RawStackConfig) -> list[Problem]:
+def _unknown_keys(raw: RawStackConfig) -> list[Note]:
     found = []
     for full_key in raw.values:
         prefix, _, key = full_key.partition(":")
         if prefix == NAMESPACE and key not in TOP_LEVEL_KEYS:
-            found.append(
-                problem(
-                    "stack-config",
-                    raw.source,
-                    position_of(raw.positions, full_key),
-                    full_key,
-                    f"unknown configuration key {full_key!r}",
-                    _spelling_fix(key, TOP_LEVEL_KEYS),
-                )
-            )
+            message = f"unknown configuration key {full_key!r}"
+            found.append(Note(key, message, _spelling_fix(key, TOP_LEVEL_KEYS)))
     return found
+
+
+def _problem(found: Note, raw: RawStackConfig) -> Problem:
+    """The finding at its place in the stack file; a declared fix names the stack and its
+    file as {stack} and {source}."""
+    key = f"{NAMESPACE}:{found.path}"
+    fix = found.fix.replace("{stack}", raw.stack).replace("{source}", raw.source)
+    severity = Severity.WARNING if found.warning else Severity.ERROR
+    where = position_of(raw.positions, key)
+    return problem(found.code, raw.source, where, key, found.message, fix, severity)
 
 
 def check_settings(raw: RawStackConfig) -> tuple[StackSettings | None, list[Problem]]:
@@ -298,16 +280,17 @@ def check_settings(raw: RawStackConfig) -> tuple[StackSettings | None, list[Prob
         "region": raw.values.get("aws:region"),
         "notes": [],
     }
-    problems = _unknown_keys(raw)
+    found = _unknown_keys(raw)
     settings: StackSettings | None
     try:
         # A stack file names settings as documented (camelCase): `retention_days` is unknown.
         settings = StackSettings.model_validate(data, context=context, by_alias=True, by_name=False)
     except ValidationError as error:
         settings = None
-        problems += [_error_problem(e, raw) for e in error.errors(include_url=False)]
+        found += [_error_note(e, raw) for e in error.errors(include_url=False)]
     # A validator may run more than once (a union tries its members): each note counts once.
-    problems += [_note_problem(n, raw) for n in dict.fromkeys(context["notes"])]
+    found += dict.fromkeys(context["notes"])
+    problems = [_problem(n, raw) for n in found]
     if any(p.is_error for p in problems):
         return None, problems
     return settings, problems

@@ -98,8 +98,9 @@ def matches(pattern: str | re.Pattern[str], message: str, fix: str) -> AfterVali
 
 @dataclass(frozen=True)
 class Note:
-    """A finding a validator makes beside the value it returns: a warning, or an error about
-    how two settings relate (they cannot be raised, since the value itself is fine)."""
+    """A finding about one setting, before it is placed in the stack file: an error pydantic
+    raised, or one a validator makes beside the value it returns (a warning, or how two
+    settings relate: they cannot be raised, since the value itself is fine)."""
 
     path: str
     """Dotted key below `qtap:` (`vault.address`)."""
