@@ -119,14 +119,17 @@ def note(
     warning: bool = False,
 ) -> None:
     """Record a `Note` for `check_settings`, which reports it with the errors."""
-    context = info.context
-    if isinstance(context, dict):
-        context.setdefault("notes", []).append(Note(path, message, fix, code, warning))
+    context_of(info).setdefault("notes", []).append(Note(path, message, fix, code, warning))
 
 
 def stack_of(info: ValidationInfo) -> str:
-    context = info.context
-    return str(context.get("stack", "")) if isinstance(context, dict) else ""
+    return str(context_of(info).get("stack", ""))
+
+
+def context_of(info: ValidationInfo) -> dict[str, Any]:
+    """What `check_settings` hands the validators (the stack, its secret keys, aws:region) and
+    where they leave notes; empty for a model built without it."""
+    return info.context if isinstance(info.context, dict) else {}
 
 
 # -- scalars as YAML and the engine give them ------------------------------------------------

@@ -21,6 +21,7 @@ from .fields import (
     Section,
     ValidationInfo,
     Whole,
+    context_of,
     invalid,
     matches,
     note,
@@ -232,8 +233,7 @@ class IdentityMode(StrEnum):
 
 
 def _region_of(info: ValidationInfo) -> str | None:
-    context = info.context
-    region = context.get("region") if isinstance(context, dict) else None
+    region = context_of(info).get("region")
     return region if isinstance(region, str) and region else None
 
 
@@ -298,8 +298,7 @@ class ObjectStoreSettings(Section):
     @classmethod
     def _known_identity(cls, identity: IdentityMode | None, info: ValidationInfo) -> Any:
         # Kept for qtap:eks's rule, which applies even when another store setting is wrong.
-        if isinstance(info.context, dict):
-            info.context["identity"] = identity
+        context_of(info)["identity"] = identity
         return identity
 
 

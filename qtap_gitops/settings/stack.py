@@ -19,6 +19,7 @@ from .fields import (
     Flag,
     Section,
     ValidationInfo,
+    context_of,
     doc_of,
     invalid,
     key_of,
@@ -57,8 +58,7 @@ def _mapping(description: str, alias: str | None = None) -> Any:
 
 
 def _is_secret(info: ValidationInfo, key: str) -> bool:
-    context = info.context if isinstance(info.context, dict) else {}
-    return f"{NAMESPACE}:{key}" in context.get("secret_keys", frozenset())
+    return f"{NAMESPACE}:{key}" in context_of(info).get("secret_keys", frozenset())
 
 
 def _plaintext(info: ValidationInfo, key: str, message: str, fix: str) -> None:
@@ -265,7 +265,7 @@ class StackSettings(Located):
     @field_validator("eks", mode="after")
     @classmethod
     def _eks_for_identity(cls, eks: EksSettings, info: ValidationInfo) -> Any:
-        context = info.context if isinstance(info.context, dict) else {}
+        context = context_of(info)
         if "identity" not in context:  # qtap:objectStore.identity itself is wrong
             return eks
         identity = context["identity"]
