@@ -22,7 +22,7 @@ from pydantic_core import ErrorDetails
 from ..problems import Problem, Severity, problem, raise_if_errors
 from .fields import INVALID, Doc, Note, Section, doc_of, key_of, sections_in, shown
 from .model import REFUSED_CHOICES
-from .raw import NAMESPACE, RawStackConfig, position_of, set_secret_command
+from .raw import NAMESPACE, RawStackConfig, position_of, set_command, set_secret_command
 from .rules import kms_key_region
 from .stack import SECRET_KEYS, TOP_LEVEL_KEYS, StackSettings
 
@@ -151,12 +151,8 @@ def _rule(e: _Error) -> _Words:
 
 def _missing(e: _Error) -> _Words:
     why = f": {e.doc.missing}" if e.doc.missing else ""
-    command = f"pulumi config set --path '{NAMESPACE}:{e.doc.set_path or e.key}'"
-    return (
-        "stack-config-missing",
-        f"is required and not set{why}",
-        f"{command} {e.doc.example or '<value>'} --stack {e.raw.stack}",
-    )
+    fix = set_command(e.raw.stack, e.doc.set_path or e.key, e.doc.example or "<value>")
+    return "stack-config-missing", f"is required and not set{why}", fix
 
 
 def _choice(e: _Error) -> _Words:

@@ -43,7 +43,7 @@ from .model import (
     default_snapshot_path,
     default_vault_path,
 )
-from .raw import NAMESPACE, set_secret_command
+from .raw import NAMESPACE, set_command, set_secret_command
 from .rules import namespace_problem
 
 SECRET_KEYS = ("registrationToken", "secretEnv")
@@ -66,10 +66,16 @@ def _plaintext(info: ValidationInfo, key: str, message: str, fix: str) -> None:
         note(info, key, message, fix, code="secret-plaintext")
 
 
+def _member_of(info: ValidationInfo) -> FleetSettings | None:
+    """The fleet settings of a member stack (whose owner is another stack), else None."""
+    fleet: FleetSettings | None = info.data.get("fleet")
+    return fleet if fleet is not None and fleet.owner != stack_of(info) else None
+
+
 def _owner_only(info: ValidationInfo, key: str, section: Section, names: tuple[str, ...]) -> None:
     """A fleet member shares its owner's bucket and Vault secret: it may not set `names`."""
-    fleet = info.data.get("fleet")
-    if fleet is None or fleet.owner == stack_of(info):
+    fleet = _member_of(info)
+    if fleet is None:
         return
     for name in names:
         if name in section.model_fields_set:
@@ -120,7 +126,7 @@ class StackSettings(Located):
             "give the path relative to the project directory, e.g. snapshots/{stack}/"
             "qtap-config.yaml",
         ),
-        Doc(kind="string", default="snapshots/<owner>/qtap-config.yaml"),
+        Doc(default="snapshots/<owner>/qtap-config.yaml"),
     ] = Field(
         default="",
         validate_default=True,
@@ -210,8 +216,7 @@ class StackSettings(Located):
     @field_validator("secrets", mode="after")
     @classmethod
     def _member_uses_vault(cls, secrets: Any, info: ValidationInfo) -> Any:
-        fleet = info.data.get("fleet")
-        if fleet is not None and fleet.owner != stack_of(info) and not secrets.backend.uses_vault:
+        if _member_of(info) is not None and not secrets.backend.uses_vault:
             note(
                 info,
                 "secrets.backend",
@@ -277,8 +282,7 @@ class StackSettings(Located):
                     info,
                     key,
                     f"is required with qtap:objectStore.identity {mode.value} and not set",
-                    f"pulumi config set --path '{NAMESPACE}:{key}' {example} "
-                    f"--stack {stack_of(info)}",
+                    set_command(stack_of(info), key, example),
                     code="stack-config-missing",
                 )
             elif identity is not mode and name in eks.model_fields_set:
