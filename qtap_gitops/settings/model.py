@@ -448,15 +448,6 @@ class SealedSecretsScope(StrEnum):
     CLUSTER_WIDE = "cluster-wide"
 
 
-# Why `vault-agent` is not a backend: the injector writes files, Qtap reads env variables, and the
-# chart cannot source a file before the agent starts (hashicorp/vault-k8s #45, #228).
-VAULT_AGENT_REFUSAL = (
-    "the Vault Agent Injector only writes files under /vault/secrets, Qtap reads its secrets "
-    "from env variables, and the qtap chart has no command override (only args) to source "
-    "such a file"
-)
-
-
 class SealedSecretsSettings(Section):
     certificate: ControllerCertificate = Field(
         description="the controller's public certificate (PEM, kubeseal --fetch-cert), safe "
@@ -547,11 +538,15 @@ EnvName = Annotated[
         "use the exact env name the snapshot references, e.g. AXIOM_TOKEN",
     ),
 ]
-# A backend name that is refused with its reason rather than listed as unknown.
+# A backend name that is refused with its reason rather than listed as unknown. Why `vault-agent`
+# is not a backend: the injector writes files, Qtap reads env variables, and the chart cannot
+# source a file before the agent starts (hashicorp/vault-k8s #45, #228).
 REFUSED_CHOICES = {
     ("secrets", "vault-agent"): (
         "secrets-backend-unsupported",
-        f"vault-agent cannot deliver the agent's secrets: {VAULT_AGENT_REFUSAL}",
+        "vault-agent cannot deliver the agent's secrets: the Vault Agent Injector only writes "
+        "files under /vault/secrets, Qtap reads its secrets from env variables, and the qtap "
+        "chart has no command override (only args) to source such a file",
         "use vault-secrets-operator, HashiCorp's operator that writes Vault secrets into a "
         "Kubernetes Secret",
     )

@@ -46,7 +46,6 @@ from .model import (
 from .raw import NAMESPACE, set_command, set_secret_command
 from .rules import namespace_problem
 
-SECRET_KEYS = ("registrationToken", "secretEnv")
 _HIDDEN = "<secret>"
 SecretValue = Annotated[str, Field(min_length=1), AfterValidator(lambda _: _HIDDEN)]
 """A secret's value: checked, then dropped, so no value is ever kept in the settings."""
@@ -332,3 +331,9 @@ TOP_LEVEL_KEYS = tuple(
     for name in StackSettings.model_fields
     if name not in Located.model_fields
 )
+SECRET_KEYS = frozenset(
+    key_of(StackSettings, name)
+    for name, field in StackSettings.model_fields.items()
+    if doc_of(field).kind.startswith("secret")
+)
+"""The keys whose values are secrets wherever they are written (kind `secret` in the docs)."""
