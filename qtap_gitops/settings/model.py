@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Discriminator, Field, Tag, field_validator
 
+from . import rules
 from .fields import (
     Doc,
     Flag,
@@ -28,23 +29,6 @@ from .fields import (
     rule,
     shown,
     stack_of,
-)
-from .rules import (
-    DNS_LABEL,
-    DNS_SUBDOMAIN,
-    EKS_CLUSTER_NAME,
-    ENV_NAME,
-    K8S_NAME_FIX,
-    KMS_KEY_ARN,
-    OIDC_PROVIDER_ARN,
-    PEM_CERTIFICATE,
-    PINNED_VERSION,
-    PULUMI_ORG,
-    STACK_NAME,
-    flux_interval_problem,
-    partition_problem,
-    url_problem,
-    vault_path_problem,
 )
 
 # Rollout rings 0 (canary) to MAX_RING; deploy.yml runs one stage per ring.
@@ -66,12 +50,12 @@ def default_vault_path(environment: str) -> str:
 
 
 KubernetesName = Annotated[
-    str, matches(DNS_LABEL, "{value} is not a valid Kubernetes name", K8S_NAME_FIX)
+    str, matches(rules.DNS_LABEL, "{value} is not a valid Kubernetes name", rules.K8S_NAME_FIX)
 ]
 
 
 def _pem(value: str) -> str | None:
-    if PEM_CERTIFICATE.search(value):
+    if rules.PEM_CERTIFICATE.search(value):
         return None
     return "is not a PEM certificate (-----BEGIN CERTIFICATE----- ... -----END CERTIFICATE-----)"
 
@@ -91,7 +75,7 @@ ControllerCertificate = Annotated[
 StackName = Annotated[
     str,
     matches(
-        STACK_NAME,
+        rules.STACK_NAME,
         "{value} is not a stack name (letters, digits, '-', '_' or '.', starting with a letter "
         "or digit)",
         "name a stack of this project, e.g. {stack}",
@@ -106,7 +90,7 @@ class ChartSettings(Section):
     version: Annotated[
         str,
         matches(
-            PINNED_VERSION,
+            rules.PINNED_VERSION,
             "{value} is not a pinned chart version; a range or 'latest' would let deploys "
             "change without a commit",
             "pin an exact version such as 0.0.38",
@@ -132,7 +116,7 @@ class ChartSettings(Section):
 
 
 def _vault_address(address: str, info: ValidationInfo) -> str:
-    reason = url_problem(address)
+    reason = rules.url_problem(address)
     if reason is not None:
         if "path" in reason:
             reason += " (Vault's API paths are added by ESO)"
@@ -170,16 +154,16 @@ class VaultSettings(Section):
         description="the URL ESO and Pulumi reach Vault at, https://host[:port] (plain "
         "http:// is accepted with a warning)"
     )
-    kv_mount: Annotated[str, rule(vault_path_problem, "e.g. secret")] = Field(
+    kv_mount: Annotated[str, rule(rules.vault_path_problem, "e.g. secret")] = Field(
         default="secret", description="the KV v2 mount"
     )
     path: Annotated[
         str,
-        rule(vault_path_problem, "e.g. qpoint/qtap/prod"),
+        rule(rules.vault_path_problem, "e.g. qpoint/qtap/prod"),
         AfterValidator(_secret_path),
         Doc(default="qpoint/qtap/<environment>"),
     ] = Field(default="", description="the secret's path in the KV mount")
-    auth_mount: Annotated[str, rule(vault_path_problem, "e.g. kubernetes")] = Field(
+    auth_mount: Annotated[str, rule(rules.vault_path_problem, "e.g. kubernetes")] = Field(
         default="kubernetes", description="the Kubernetes auth mount"
     )
     role: Annotated[
@@ -188,7 +172,7 @@ class VaultSettings(Section):
             lambda v: "role name {value} may not contain '/'" if "/" in v else None,
             "use a plain name",
         ),
-        rule(vault_path_problem, "e.g. qtap-prod"),
+        rule(rules.vault_path_problem, "e.g. qtap-prod"),
         Doc(default="qtap-<stack>"),
     ] = Field(default="", description="the Vault role of the stack's Kubernetes auth")
     ca_bundle: CaBundle | None = Field(
@@ -244,7 +228,7 @@ def _arn(pattern: re.Pattern[str], message: str, fix: str) -> AfterValidator:
         match = pattern.fullmatch(arn)
         if match is None:
             raise invalid(message.format(value=shown(arn)), fix)
-        reason = partition_problem(match.group("partition"), _region_of(info))
+        reason = rules.partition_problem(match.group("partition"), _region_of(info))
         if reason is not None:
             raise invalid(f"{shown(arn)} {reason}", "use the ARN from the stack's own partition")
         return arn
@@ -267,7 +251,7 @@ class ObjectStoreSettings(Section):
         Annotated[
             str,
             _arn(
-                KMS_KEY_ARN,
+                rules.KMS_KEY_ARN,
                 "{value} is not a KMS key ARN; the writer's IAM policy must name the key itself "
                 "(an alias cannot grant kms:GenerateDataKey)",
                 "use the key ARN, arn:aws:kms:<region>:<account>:key/<key-id>",
@@ -312,7 +296,7 @@ OWNER_ONLY_VAULT = ("path", "kv_mount")
 OidcProviderArn = Annotated[
     str,
     _arn(
-        OIDC_PROVIDER_ARN,
+        rules.OIDC_PROVIDER_ARN,
         "is not the IAM OIDC provider ARN of an EKS cluster",
         "use the ARN of the cluster's OIDC provider, "
         "arn:aws:iam::<account>:oidc-provider/oidc.eks.<region>.amazonaws.com/id/<ID>",
@@ -321,7 +305,7 @@ OidcProviderArn = Annotated[
 EksClusterName = Annotated[
     str,
     matches(
-        EKS_CLUSTER_NAME,
+        rules.EKS_CLUSTER_NAME,
         "is not an EKS cluster name (1-100 letters, digits, '-' or '_', starting with a "
         "letter or digit)",
         "use the cluster's name as `aws eks list-clusters` shows it",
@@ -366,7 +350,7 @@ class ArgoCdSettings(Section):
     project: Annotated[
         str,
         matches(
-            DNS_SUBDOMAIN,
+            rules.DNS_SUBDOMAIN,
             "{value} is not an Argo CD project name",
             "use at most 253 lowercase letters, digits, '-' and '.', starting and ending with "
             "a letter or digit",
@@ -377,7 +361,7 @@ class ArgoCdSettings(Section):
         rule(
             lambda v: (
                 None
-                if url_problem(v, ("https",)) is None
+                if rules.url_problem(v, ("https",)) is None
                 else "{value} is not an https:// URL of an API server"
             ),
             f"e.g. {DEFAULT_ARGOCD_DESTINATION}",
@@ -387,7 +371,8 @@ class ArgoCdSettings(Section):
 
 class FluxSettings(Section):
     interval: Annotated[
-        str, rule(flux_interval_problem, "write a duration of a minute or more, e.g. 5m or 1h")
+        str,
+        rule(rules.flux_interval_problem, "write a duration of a minute or more, e.g. 5m or 1h"),
     ] = Field(default="5m", description="how often Flux reconciles the release")
 
 
@@ -515,7 +500,7 @@ class FleetSettings(Section):
         Annotated[
             str,
             matches(
-                PULUMI_ORG,
+                rules.PULUMI_ORG,
                 "{value} is not a Pulumi organization name",
                 "use the organization as `pulumi org get-default` prints it, or remove the key",
             ),
@@ -533,7 +518,7 @@ class FleetSettings(Section):
 EnvName = Annotated[
     str,
     matches(
-        ENV_NAME,
+        rules.ENV_NAME,
         "{value} is not a valid env variable name",
         "use the exact env name the snapshot references, e.g. AXIOM_TOKEN",
     ),
