@@ -20,26 +20,11 @@ from pydantic.fields import FieldInfo
 from pydantic_core import ErrorDetails
 
 from ..problems import Problem, Severity, problem, raise_if_errors
-from .fields import INVALID, Doc, Note, Section, sections_in, shown
+from .fields import INVALID, Doc, Note, Section, doc_of, key_of, sections_in, shown
 from .model import REFUSED_CHOICES
-from .raw import NAMESPACE, RawStackConfig, position_of, set_secret_command
+from .raw import NAMESPACE, RawStackConfig, position_of, set_command, set_secret_command
 from .rules import kms_key_region
 from .stack import SECRET_KEYS, TOP_LEVEL_KEYS, StackSettings
-
-# pydantic's error types (pydantic_core ErrorType) by the words a user needs for them.
-_MAPPING_ERRORS = frozenset(
-    [
-        "dict_type",
-        "model_type",
-        "model_attributes_type",
-        "json_invalid",
-        "json_type",
-        "union_tag_not_found",
-    ]
-)
-_NUMBER_ERRORS = frozenset(
-    ["int_type", "int_parsing", "int_from_float", "greater_than_equal", "less_than_equal"]
-)
 
 
 @dataclass(frozen=True)
@@ -97,15 +82,8 @@ def _locate(loc: Sequence[int | str], unknown_last: bool = False) -> _Place:
     return _Place(tuple(path), field, owner, union)
 
 
-def _doc(field: FieldInfo | None) -> Doc:
-    metadata = field.metadata if field is not None else []
-    return next((m for m in metadata if isinstance(m, Doc)), Doc())
-
-
 def _known(model: type[Section] | None) -> list[str]:
-    if model is None:
-        return []
-    return sorted(f.alias or n for n, f in model.model_fields.items())
+    return sorted(key_of(model, name) for name in model.model_fields) if model else []
 
 
 def _spelling_fix(key: str, known: Sequence[str]) -> str:
@@ -146,7 +124,7 @@ class _Error:
 
     @property
     def doc(self) -> Doc:
-        return _doc(self.place.field)
+        return doc_of(self.place.field)
 
     @property
     def secret(self) -> bool:
@@ -173,12 +151,8 @@ def _rule(e: _Error) -> _Words:
 
 def _missing(e: _Error) -> _Words:
     why = f": {e.doc.missing}" if e.doc.missing else ""
-    command = f"pulumi config set --path '{NAMESPACE}:{e.doc.set_path or e.key}'"
-    return (
-        "stack-config-missing",
-        f"is required and not set{why}",
-        f"{command} {e.doc.example or '<value>'} --stack {e.raw.stack}",
-    )
+    fix = set_command(e.raw.stack, e.doc.set_path or e.key, e.doc.example or "<value>")
+    return "stack-config-missing", f"is required and not set{why}", fix
 
 
 def _choice(e: _Error) -> _Words:
@@ -237,21 +211,27 @@ def _string(e: _Error) -> _Words:
     return "stack-config", f"must be a string, found {e.value}", fix
 
 
+# pydantic's error types (pydantic_core ErrorType) by the words a user needs for them; any
+# other error is about a string.
 _WORDS = {
     INVALID: _rule,
     "missing": _missing,
     "extra_forbidden": lambda e: _unknown(e.place),
-    "enum": _choice,
-    "literal_error": _choice,
-    "union_tag_invalid": _choice,
-    **dict.fromkeys(_MAPPING_ERRORS, _mapping),
-    **dict.fromkeys(_NUMBER_ERRORS, _number),
-    "bool_type": _flag,
-    "bool_parsing": _flag,
+    **dict.fromkeys(("enum", "literal_error", "union_tag_invalid"), _choice),
+    **dict.fromkeys(("bool_type", "bool_parsing"), _flag),
+    **dict.fromkeys(
+        ("dict_type", "model_type", "model_attributes_type", "json_invalid", "json_type"),
+        _mapping,
+    ),
+    "union_tag_not_found": _mapping,
+    **dict.fromkeys(
+        ("int_type", "int_parsing", "int_from_float", "greater_than_equal", "less_than_equal"),
+        _number,
+    ),
 }
 
 
-def _error_problem(error: ErrorDetails, raw: RawStackConfig) -> Problem:
+def _error_note(error: ErrorDetails, raw: RawStackConfig) -> Note:
     place = _locate(error["loc"], unknown_last=error["type"] == "extra_forbidden")
     if error["type"] == "union_tag_invalid" and place.union is None:
         # The tag itself is wrong: point at the discriminator key (`delivery.mode`).
@@ -260,45 +240,27 @@ def _error_problem(error: ErrorDetails, raw: RawStackConfig) -> Problem:
         if first is not None:
             place = _Place((*place.path, next(iter(first.model_fields))), None, first)
     code, message, fix = _WORDS.get(error["type"], _string)(_Error(place, error, raw))
-    key = f"{NAMESPACE}:{'.'.join(place.path)}"
-    return problem(code, raw.source, position_of(raw.positions, key), key, message, _fill(fix, raw))
+    return Note(".".join(place.path), message, fix, code)
 
 
-def _fill(fix: str, raw: RawStackConfig) -> str:
-    """A declared fix names the stack and its file as {stack} and {source}."""
-    return fix.replace("{stack}", raw.stack).replace("{source}", raw.source)
-
-
-def _note_problem(found: Note, raw: RawStackConfig) -> Problem:
-    key = f"{NAMESPACE}:{found.path}"
-    severity = Severity.WARNING if found.warning else Severity.ERROR
-    return problem(
-        found.code,
-        raw.source,
-        position_of(raw.positions, key),
-        key,
-        found.message,
-        _fill(found.fix, raw),
-        severity,
-    )
-
-
-def _unknown_keys(raw: RawStackConfig) -> list[Problem]:
+def _unknown_keys(raw: RawStackConfig) -> list[Note]:
     found = []
     for full_key in raw.values:
         prefix, _, key = full_key.partition(":")
         if prefix == NAMESPACE and key not in TOP_LEVEL_KEYS:
-            found.append(
-                problem(
-                    "stack-config",
-                    raw.source,
-                    position_of(raw.positions, full_key),
-                    full_key,
-                    f"unknown configuration key {full_key!r}",
-                    _spelling_fix(key, TOP_LEVEL_KEYS),
-                )
-            )
+            message = f"unknown configuration key {full_key!r}"
+            found.append(Note(key, message, _spelling_fix(key, TOP_LEVEL_KEYS)))
     return found
+
+
+def _problem(found: Note, raw: RawStackConfig) -> Problem:
+    """The finding at its place in the stack file; a declared fix names the stack and its
+    file as {stack} and {source}."""
+    key = f"{NAMESPACE}:{found.path}"
+    fix = found.fix.replace("{stack}", raw.stack).replace("{source}", raw.source)
+    severity = Severity.WARNING if found.warning else Severity.ERROR
+    where = position_of(raw.positions, key)
+    return problem(found.code, raw.source, where, key, found.message, fix, severity)
 
 
 def check_settings(raw: RawStackConfig) -> tuple[StackSettings | None, list[Problem]]:
@@ -314,16 +276,17 @@ def check_settings(raw: RawStackConfig) -> tuple[StackSettings | None, list[Prob
         "region": raw.values.get("aws:region"),
         "notes": [],
     }
-    problems = _unknown_keys(raw)
+    found = _unknown_keys(raw)
     settings: StackSettings | None
     try:
         # A stack file names settings as documented (camelCase): `retention_days` is unknown.
         settings = StackSettings.model_validate(data, context=context, by_alias=True, by_name=False)
     except ValidationError as error:
         settings = None
-        problems += [_error_problem(e, raw) for e in error.errors(include_url=False)]
+        found += [_error_note(e, raw) for e in error.errors(include_url=False)]
     # A validator may run more than once (a union tries its members): each note counts once.
-    problems += [_note_problem(n, raw) for n in dict.fromkeys(context["notes"])]
+    found += dict.fromkeys(context["notes"])
+    problems = [_problem(n, raw) for n in found]
     if any(p.is_error for p in problems):
         return None, problems
     return settings, problems

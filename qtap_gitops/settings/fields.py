@@ -28,6 +28,7 @@ from pydantic import (
 )
 from pydantic import ValidationInfo as ValidationInfo
 from pydantic.alias_generators import to_camel
+from pydantic.fields import FieldInfo
 from pydantic_core import PydanticCustomError
 
 INVALID = "invalid"
@@ -49,6 +50,12 @@ class Doc:
     kind: str = ""
     set_path: str = ""
     """The key the fix of a missing setting sets (`chart.version` for a missing `chart`)."""
+
+
+def doc_of(field: FieldInfo | None) -> Doc:
+    """The `Doc` a field is annotated with (an empty one when it has none)."""
+    metadata = field.metadata if field is not None else []
+    return next((m for m in metadata if isinstance(m, Doc)), Doc())
 
 
 def invalid(message: str, fix: str, code: str = "stack-config") -> PydanticCustomError:
@@ -80,9 +87,9 @@ def rule(check: Callable[[str], str | tuple[str, str] | None], fix: str) -> Afte
     return AfterValidator(apply)
 
 
-def matches(pattern: str, message: str, fix: str) -> AfterValidator:
+def matches(pattern: str | re.Pattern[str], message: str, fix: str) -> AfterValidator:
     """A string that fully matches `pattern`; `message` may name the value as {value}."""
-    compiled = re.compile(pattern, re.ASCII)
+    compiled = re.compile(pattern, re.ASCII) if isinstance(pattern, str) else pattern
     return rule(lambda v: None if compiled.fullmatch(v) else message, fix)
 
 
@@ -91,8 +98,9 @@ def matches(pattern: str, message: str, fix: str) -> AfterValidator:
 
 @dataclass(frozen=True)
 class Note:
-    """A finding a validator makes beside the value it returns: a warning, or an error about
-    how two settings relate (they cannot be raised, since the value itself is fine)."""
+    """A finding about one setting, before it is placed in the stack file: an error pydantic
+    raised, or one a validator makes beside the value it returns (a warning, or how two
+    settings relate: they cannot be raised, since the value itself is fine)."""
 
     path: str
     """Dotted key below `qtap:` (`vault.address`)."""
@@ -102,16 +110,26 @@ class Note:
     warning: bool = False
 
 
-def note(info: ValidationInfo, finding: Note) -> None:
-    """Record `finding` for `check_settings`, which reports it with the errors."""
-    context = info.context
-    if isinstance(context, dict):
-        context.setdefault("notes", []).append(finding)
+def note(
+    info: ValidationInfo,
+    path: str,
+    message: str,
+    fix: str,
+    code: str = "stack-config",
+    warning: bool = False,
+) -> None:
+    """Record a `Note` for `check_settings`, which reports it with the errors."""
+    context_of(info).setdefault("notes", []).append(Note(path, message, fix, code, warning))
 
 
 def stack_of(info: ValidationInfo) -> str:
-    context = info.context
-    return str(context.get("stack", "")) if isinstance(context, dict) else ""
+    return str(context_of(info).get("stack", ""))
+
+
+def context_of(info: ValidationInfo) -> dict[str, Any]:
+    """What `check_settings` hands the validators (the stack, its secret keys, aws:region) and
+    where they leave notes; empty for a model built without it."""
+    return info.context if isinstance(info.context, dict) else {}
 
 
 # -- scalars as YAML and the engine give them ------------------------------------------------
@@ -156,8 +174,13 @@ class Section(BaseModel):
         unknown key stays, to be named."""
         if not isinstance(data, dict):
             return data
-        known = {f.alias for f in cls.model_fields.values()}
+        known = {key_of(cls, name) for name in cls.model_fields}
         return {k: v for k, v in data.items() if k not in known or v not in (None, "")}
+
+
+def key_of(model: type[BaseModel], name: str) -> str:
+    """A field's key as a stack file writes it (its alias, `retentionDays`)."""
+    return model.model_fields[name].alias or name
 
 
 def sections_in(annotation: Any) -> dict[str | None, type[Section]]:

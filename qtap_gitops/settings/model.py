@@ -1,7 +1,7 @@
 """Every `qtap:*` setting, declared once: type, default, rule, description.
 
 `Pulumi.yaml`'s `config:` block and the README's configuration table are generated from these
-declarations (`python -m qtap_gitops.settings.docs`), and every message about a setting is
+declarations (`python -m qtapctl.settings_docs`), and every message about a setting is
 derived from them (`check.py`). A setting that depends on another mode is declared on that
 mode's variant (`delivery.mode`, `secrets.backend`), so setting it under another mode is
 refused by structure.
@@ -9,41 +9,26 @@ refused by structure.
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Discriminator, Field, Tag, field_validator
 
+from . import rules
 from .fields import (
     Doc,
     Flag,
-    Note,
     Section,
     ValidationInfo,
     Whole,
+    context_of,
     invalid,
     matches,
     note,
     rule,
     shown,
     stack_of,
-)
-from .rules import (
-    DNS_LABEL,
-    DNS_SUBDOMAIN,
-    EKS_CLUSTER_NAME,
-    ENV_NAME,
-    K8S_NAME_FIX,
-    KMS_KEY_ARN,
-    OIDC_PROVIDER_ARN,
-    PEM_CERTIFICATE,
-    PINNED_VERSION,
-    PULUMI_ORG,
-    STACK_NAME,
-    flux_interval_problem,
-    partition_problem,
-    url_problem,
-    vault_path_problem,
 )
 
 # Rollout rings 0 (canary) to MAX_RING; deploy.yml runs one stage per ring.
@@ -65,12 +50,12 @@ def default_vault_path(environment: str) -> str:
 
 
 KubernetesName = Annotated[
-    str, matches(DNS_LABEL, "{value} is not a valid Kubernetes name", K8S_NAME_FIX)
+    str, matches(rules.DNS_LABEL, "{value} is not a valid Kubernetes name", rules.K8S_NAME_FIX)
 ]
 
 
 def _pem(value: str) -> str | None:
-    if PEM_CERTIFICATE.search(value):
+    if rules.PEM_CERTIFICATE.search(value):
         return None
     return "is not a PEM certificate (-----BEGIN CERTIFICATE----- ... -----END CERTIFICATE-----)"
 
@@ -90,7 +75,7 @@ ControllerCertificate = Annotated[
 StackName = Annotated[
     str,
     matches(
-        STACK_NAME,
+        rules.STACK_NAME,
         "{value} is not a stack name (letters, digits, '-', '_' or '.', starting with a letter "
         "or digit)",
         "name a stack of this project, e.g. {stack}",
@@ -105,7 +90,7 @@ class ChartSettings(Section):
     version: Annotated[
         str,
         matches(
-            PINNED_VERSION,
+            rules.PINNED_VERSION,
             "{value} is not a pinned chart version; a range or 'latest' would let deploys "
             "change without a commit",
             "pin an exact version such as 0.0.38",
@@ -131,7 +116,7 @@ class ChartSettings(Section):
 
 
 def _vault_address(address: str, info: ValidationInfo) -> str:
-    reason = url_problem(address)
+    reason = rules.url_problem(address)
     if reason is not None:
         if "path" in reason:
             reason += " (Vault's API paths are added by ESO)"
@@ -142,13 +127,11 @@ def _vault_address(address: str, info: ValidationInfo) -> str:
     if address.startswith("http://"):
         note(
             info,
-            Note(
-                "vault.address",
-                "is plain http://: ESO would send its Kubernetes token to Vault and get the "
-                "agent's secrets back unencrypted",
-                "serve Vault over https:// (with qtap:vault.caBundle for an internal CA)",
-                warning=True,
-            ),
+            "vault.address",
+            "is plain http://: ESO would send its Kubernetes token to Vault and get the "
+            "agent's secrets back unencrypted",
+            "serve Vault over https:// (with qtap:vault.caBundle for an internal CA)",
+            warning=True,
         )
     return address.rstrip("/")
 
@@ -165,20 +148,22 @@ def _secret_path(path: str) -> str:
 
 
 class VaultSettings(Section):
-    address: Annotated[str, Doc(example="https://vault.example.com:8200")] = Field(
+    address: Annotated[
+        str, AfterValidator(_vault_address), Doc(example="https://vault.example.com:8200")
+    ] = Field(
         description="the URL ESO and Pulumi reach Vault at, https://host[:port] (plain "
         "http:// is accepted with a warning)"
     )
-    kv_mount: Annotated[str, rule(vault_path_problem, "e.g. secret")] = Field(
+    kv_mount: Annotated[str, rule(rules.vault_path_problem, "e.g. secret")] = Field(
         default="secret", description="the KV v2 mount"
     )
     path: Annotated[
         str,
-        rule(vault_path_problem, "e.g. qpoint/qtap/prod"),
+        rule(rules.vault_path_problem, "e.g. qpoint/qtap/prod"),
         AfterValidator(_secret_path),
         Doc(default="qpoint/qtap/<environment>"),
     ] = Field(default="", description="the secret's path in the KV mount")
-    auth_mount: Annotated[str, rule(vault_path_problem, "e.g. kubernetes")] = Field(
+    auth_mount: Annotated[str, rule(rules.vault_path_problem, "e.g. kubernetes")] = Field(
         default="kubernetes", description="the Kubernetes auth mount"
     )
     role: Annotated[
@@ -187,7 +172,7 @@ class VaultSettings(Section):
             lambda v: "role name {value} may not contain '/'" if "/" in v else None,
             "use a plain name",
         ),
-        rule(vault_path_problem, "e.g. qtap-prod"),
+        rule(rules.vault_path_problem, "e.g. qtap-prod"),
         Doc(default="qtap-<stack>"),
     ] = Field(default="", description="the Vault role of the stack's Kubernetes auth")
     ca_bundle: CaBundle | None = Field(
@@ -195,11 +180,6 @@ class VaultSettings(Section):
         description="PEM of the internal CA that signed Vault's certificate; ESO and Pulumi's "
         "Vault provider both trust it",
     )
-
-    @field_validator("address", mode="after")
-    @classmethod
-    def _address(cls, address: str, info: ValidationInfo) -> str:
-        return _vault_address(address, info)
 
     @field_validator("ca_bundle", mode="after")
     @classmethod
@@ -237,17 +217,23 @@ class IdentityMode(StrEnum):
 
 
 def _region_of(info: ValidationInfo) -> str | None:
-    context = info.context
-    region = context.get("region") if isinstance(context, dict) else None
+    region = context_of(info).get("region")
     return region if isinstance(region, str) and region else None
 
 
-def _arn_partition(arn: str, info: ValidationInfo, pattern: Any) -> str:
-    match = pattern.fullmatch(arn)
-    reason = partition_problem(match.group("partition"), _region_of(info)) if match else None
-    if reason is not None:
-        raise invalid(f"{shown(arn)} {reason}", "use the ARN from the stack's own partition")
-    return arn
+def _arn(pattern: re.Pattern[str], message: str, fix: str) -> AfterValidator:
+    """An ARN that matches `pattern`, in the partition of the stack's aws:region."""
+
+    def check(arn: str, info: ValidationInfo) -> str:
+        match = pattern.fullmatch(arn)
+        if match is None:
+            raise invalid(message.format(value=shown(arn)), fix)
+        reason = rules.partition_problem(match.group("partition"), _region_of(info))
+        if reason is not None:
+            raise invalid(f"{shown(arn)} {reason}", "use the ARN from the stack's own partition")
+        return arn
+
+    return AfterValidator(check)
 
 
 class ObjectStoreSettings(Section):
@@ -264,14 +250,10 @@ class ObjectStoreSettings(Section):
     kms_key_id: (
         Annotated[
             str,
-            rule(
-                lambda v: (
-                    None
-                    if KMS_KEY_ARN.fullmatch(v)
-                    else "{value} is not a KMS key ARN; the "
-                    "writer's IAM policy must name the key itself (an alias cannot grant "
-                    "kms:GenerateDataKey)"
-                ),
+            _arn(
+                rules.KMS_KEY_ARN,
+                "{value} is not a KMS key ARN; the writer's IAM policy must name the key itself "
+                "(an alias cannot grant kms:GenerateDataKey)",
                 "use the key ARN, arn:aws:kms:<region>:<account>:key/<key-id>",
             ),
         ]
@@ -300,14 +282,8 @@ class ObjectStoreSettings(Section):
     @classmethod
     def _known_identity(cls, identity: IdentityMode | None, info: ValidationInfo) -> Any:
         # Kept for qtap:eks's rule, which applies even when another store setting is wrong.
-        if isinstance(info.context, dict):
-            info.context["identity"] = identity
+        context_of(info)["identity"] = identity
         return identity
-
-    @field_validator("kms_key_id", mode="after")
-    @classmethod
-    def _kms_partition(cls, arn: str | None, info: ValidationInfo) -> str | None:
-        return None if arn is None else _arn_partition(arn, info, KMS_KEY_ARN)
 
 
 OWNER_ONLY_OBJECT_STORE = ("retention_days", "protect", "versioning", "kms_key_id", "key_version")
@@ -319,12 +295,9 @@ OWNER_ONLY_VAULT = ("path", "kv_mount")
 
 OidcProviderArn = Annotated[
     str,
-    rule(
-        lambda v: (
-            None
-            if OIDC_PROVIDER_ARN.fullmatch(v)
-            else "is not the IAM OIDC provider ARN of an EKS cluster"
-        ),
+    _arn(
+        rules.OIDC_PROVIDER_ARN,
+        "is not the IAM OIDC provider ARN of an EKS cluster",
         "use the ARN of the cluster's OIDC provider, "
         "arn:aws:iam::<account>:oidc-provider/oidc.eks.<region>.amazonaws.com/id/<ID>",
     ),
@@ -332,7 +305,7 @@ OidcProviderArn = Annotated[
 EksClusterName = Annotated[
     str,
     matches(
-        EKS_CLUSTER_NAME,
+        rules.EKS_CLUSTER_NAME,
         "is not an EKS cluster name (1-100 letters, digits, '-' or '_', starting with a "
         "letter or digit)",
         "use the cluster's name as `aws eks list-clusters` shows it",
@@ -351,11 +324,6 @@ class EksSettings(Section):
     cluster_name: Annotated[EksClusterName | None, Doc(example="my-cluster")] = Field(
         default=None, description="the EKS cluster name (identity pod-identity)"
     )
-
-    @field_validator("oidc_provider_arn", mode="after")
-    @classmethod
-    def _oidc_partition(cls, arn: str | None, info: ValidationInfo) -> str | None:
-        return None if arn is None else _arn_partition(arn, info, OIDC_PROVIDER_ARN)
 
     @property
     def oidc_issuer(self) -> str | None:
@@ -382,7 +350,7 @@ class ArgoCdSettings(Section):
     project: Annotated[
         str,
         matches(
-            DNS_SUBDOMAIN,
+            rules.DNS_SUBDOMAIN,
             "{value} is not an Argo CD project name",
             "use at most 253 lowercase letters, digits, '-' and '.', starting and ending with "
             "a letter or digit",
@@ -393,7 +361,7 @@ class ArgoCdSettings(Section):
         rule(
             lambda v: (
                 None
-                if url_problem(v, ("https",)) is None
+                if rules.url_problem(v, ("https",)) is None
                 else "{value} is not an https:// URL of an API server"
             ),
             f"e.g. {DEFAULT_ARGOCD_DESTINATION}",
@@ -403,7 +371,8 @@ class ArgoCdSettings(Section):
 
 class FluxSettings(Section):
     interval: Annotated[
-        str, rule(flux_interval_problem, "write a duration of a minute or more, e.g. 5m or 1h")
+        str,
+        rule(rules.flux_interval_problem, "write a duration of a minute or more, e.g. 5m or 1h"),
     ] = Field(default="5m", description="how often Flux reconciles the release")
 
 
@@ -462,15 +431,6 @@ class SealedSecretsScope(StrEnum):
     STRICT = "strict"
     NAMESPACE_WIDE = "namespace-wide"
     CLUSTER_WIDE = "cluster-wide"
-
-
-# Why `vault-agent` is not a backend: the injector writes files, Qtap reads env variables, and the
-# chart cannot source a file before the agent starts (hashicorp/vault-k8s #45, #228).
-VAULT_AGENT_REFUSAL = (
-    "the Vault Agent Injector only writes files under /vault/secrets, Qtap reads its secrets "
-    "from env variables, and the qtap chart has no command override (only args) to source "
-    "such a file"
-)
 
 
 class SealedSecretsSettings(Section):
@@ -540,7 +500,7 @@ class FleetSettings(Section):
         Annotated[
             str,
             matches(
-                PULUMI_ORG,
+                rules.PULUMI_ORG,
                 "{value} is not a Pulumi organization name",
                 "use the organization as `pulumi org get-default` prints it, or remove the key",
             ),
@@ -555,17 +515,23 @@ class FleetSettings(Section):
         return stack_of(info) if value in (None, "") else value
 
 
-_ENV_NAME_RULE = matches(
-    ENV_NAME,
-    "{value} is not a valid env variable name",
-    "use the exact env name the snapshot references, e.g. AXIOM_TOKEN",
-)
-EnvName = Annotated[str, _ENV_NAME_RULE]
-# A backend name that is refused with its reason rather than listed as unknown.
+EnvName = Annotated[
+    str,
+    matches(
+        rules.ENV_NAME,
+        "{value} is not a valid env variable name",
+        "use the exact env name the snapshot references, e.g. AXIOM_TOKEN",
+    ),
+]
+# A backend name that is refused with its reason rather than listed as unknown. Why `vault-agent`
+# is not a backend: the injector writes files, Qtap reads env variables, and the chart cannot
+# source a file before the agent starts (hashicorp/vault-k8s #45, #228).
 REFUSED_CHOICES = {
     ("secrets", "vault-agent"): (
         "secrets-backend-unsupported",
-        f"vault-agent cannot deliver the agent's secrets: {VAULT_AGENT_REFUSAL}",
+        "vault-agent cannot deliver the agent's secrets: the Vault Agent Injector only writes "
+        "files under /vault/secrets, Qtap reads its secrets from env variables, and the qtap "
+        "chart has no command override (only args) to source such a file",
         "use vault-secrets-operator, HashiCorp's operator that writes Vault secrets into a "
         "Kubernetes Secret",
     )

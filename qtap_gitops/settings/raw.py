@@ -41,6 +41,11 @@ def position_of(
     return positions.get(CONFIG_BLOCK, (None, None))
 
 
+def set_command(stack: str, key: str, value: str) -> str:
+    """The command that sets a (non-secret) setting; `key` is a dotted --path."""
+    return f"pulumi config set --path '{NAMESPACE}:{key}' {value} --stack {stack}"
+
+
 def set_secret_command(stack: str, key: str, placeholder: str = "<value>") -> str:
     """The exact command that stores a secret for `stack`; `key` may be a --path expression."""
     path = " --path" if "." in key or "[" in key else ""

@@ -14,7 +14,19 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, Field, Json, field_validator
 from pydantic_core import PydanticKnownError
 
-from .fields import Doc, Flag, Note, Section, ValidationInfo, invalid, note, rule, stack_of
+from .fields import (
+    Doc,
+    Flag,
+    Section,
+    ValidationInfo,
+    context_of,
+    doc_of,
+    invalid,
+    key_of,
+    note,
+    rule,
+    stack_of,
+)
 from .model import (
     DEFAULT_NAMESPACE,
     EKS_FIELD_OF,
@@ -31,39 +43,49 @@ from .model import (
     default_snapshot_path,
     default_vault_path,
 )
-from .raw import NAMESPACE, set_secret_command
+from .raw import NAMESPACE, set_command, set_secret_command
 from .rules import namespace_problem
 
-SECRET_KEYS = ("registrationToken", "secretEnv")
 _HIDDEN = "<secret>"
 SecretValue = Annotated[str, Field(min_length=1), AfterValidator(lambda _: _HIDDEN)]
 """A secret's value: checked, then dropped, so no value is ever kept in the settings."""
 
 
+def _mapping(description: str, alias: str | None = None) -> Any:
+    """A key holding a mapping, `{}` when unset: validated even then, so its defaults apply."""
+    return Field(default="{}", validate_default=True, alias=alias, description=description)
+
+
 def _is_secret(info: ValidationInfo, key: str) -> bool:
-    context = info.context if isinstance(info.context, dict) else {}
-    return f"{NAMESPACE}:{key}" in context.get("secret_keys", frozenset())
+    return f"{NAMESPACE}:{key}" in context_of(info).get("secret_keys", frozenset())
 
 
 def _plaintext(info: ValidationInfo, key: str, message: str, fix: str) -> None:
     if not _is_secret(info, key):
-        note(info, Note(key, message, fix, code="secret-plaintext"))
+        note(info, key, message, fix, code="secret-plaintext")
 
 
-def _member_note(info: ValidationInfo, path: str, fleet: FleetSettings) -> None:
-    note(
-        info,
-        Note(
-            path,
-            f"only the owner stack may set it: this stack is a member of {fleet.owner} "
-            f"(qtap:fleet.owner) and shares {fleet.owner}'s bucket and Vault secret",
-            f"remove qtap:{path} here; set it in Pulumi.{fleet.owner}.yaml",
-        ),
-    )
+def _member_of(info: ValidationInfo) -> FleetSettings | None:
+    """The fleet settings of a member stack (whose owner is another stack), else None."""
+    fleet: FleetSettings | None = info.data.get("fleet")
+    return fleet if fleet is not None and fleet.owner != stack_of(info) else None
 
 
-def _alias(model: type[Section], name: str) -> str:
-    return model.model_fields[name].alias or name
+def _owner_only(info: ValidationInfo, key: str, section: Section, names: tuple[str, ...]) -> None:
+    """A fleet member shares its owner's bucket and Vault secret: it may not set `names`."""
+    fleet = _member_of(info)
+    if fleet is None:
+        return
+    for name in names:
+        if name in section.model_fields_set:
+            path = f"{key}.{key_of(type(section), name)}"
+            note(
+                info,
+                path,
+                f"only the owner stack may set it: this stack is a member of {fleet.owner} "
+                f"(qtap:fleet.owner) and shares {fleet.owner}'s bucket and Vault secret",
+                f"remove qtap:{path} here; set it in Pulumi.{fleet.owner}.yaml",
+            )
 
 
 class Located(Section):
@@ -83,18 +105,14 @@ class StackSettings(Located):
         "when the snapshot has a pulse event store; set it encrypted: pulumi config set "
         "--secret qtap:registrationToken <token>",
     )
-    secret_env: Annotated[Json[dict[EnvName, SecretValue]], Doc(kind="secret object")] = Field(
-        default="{}",
-        validate_default=True,
-        alias="secretEnv",
-        description="values of every other env variable the snapshot references (an "
+    secret_env: Annotated[Json[dict[EnvName, SecretValue]], Doc(kind="secret object")] = _mapping(
+        "values of every other env variable the snapshot references (an "
         "S3-compatible store's keys, axiom or otel credentials, ...), keyed by the env name; "
         "set each with pulumi config set --secret --path 'qtap:secretEnv.NAME' <value>",
+        alias="secretEnv",
     )
-    fleet: Json[FleetSettings] = Field(
-        default="{}",
-        validate_default=True,
-        description="where this stack's cluster stands in its environment's fleet",
+    fleet: Json[FleetSettings] = _mapping(
+        "where this stack's cluster stands in its environment's fleet"
     )
     snapshot_path: Annotated[
         str,
@@ -107,7 +125,7 @@ class StackSettings(Located):
             "give the path relative to the project directory, e.g. snapshots/{stack}/"
             "qtap-config.yaml",
         ),
-        Doc(kind="string", default="snapshots/<owner>/qtap-config.yaml"),
+        Doc(default="snapshots/<owner>/qtap-config.yaml"),
     ] = Field(
         default="",
         validate_default=True,
@@ -130,10 +148,8 @@ class StackSettings(Located):
             example="0.0.38",
         ),
     ] = Field(description="the qpoint/qtap Helm chart")
-    secrets: Json[SecretsSettings] = Field(
-        default="{}",
-        validate_default=True,
-        description="how the agent's secrets reach the Kubernetes Secret qtap-secrets "
+    secrets: Json[SecretsSettings] = _mapping(
+        "how the agent's secrets reach the Kubernetes Secret qtap-secrets "
         "(vault-agent is refused: its injector writes files, Qtap reads env variables)",
     )
     vault: Annotated[
@@ -149,21 +165,11 @@ class StackSettings(Located):
         description="the Vault holding the agent's secrets (Vault backends only); Pulumi "
         "writes the secret to this same address, so do not set vault:address",
     )
-    object_store: Json[ObjectStoreSettings] = Field(
-        default="{}",
-        validate_default=True,
-        description="the buckets this stack creates for the snapshot's AWS s3 stores",
+    object_store: Json[ObjectStoreSettings] = _mapping(
+        "the buckets this stack creates for the snapshot's AWS s3 stores"
     )
-    eks: Json[EksSettings] = Field(
-        default="{}",
-        validate_default=True,
-        description="the EKS cluster the agent runs in, for keyless S3",
-    )
-    delivery: Json[DeliverySettings] = Field(
-        default="{}",
-        validate_default=True,
-        description="who applies the qtap chart",
-    )
+    eks: Json[EksSettings] = _mapping("the EKS cluster the agent runs in, for keyless S3")
+    delivery: Json[DeliverySettings] = _mapping("who applies the qtap chart")
     strict_snapshot: Flag = Field(
         default=False, description="treat the snapshot contract's warnings as errors"
     )
@@ -209,17 +215,14 @@ class StackSettings(Located):
     @field_validator("secrets", mode="after")
     @classmethod
     def _member_uses_vault(cls, secrets: Any, info: ValidationInfo) -> Any:
-        fleet = info.data.get("fleet")
-        if fleet is not None and fleet.owner != stack_of(info) and not secrets.backend.uses_vault:
+        if _member_of(info) is not None and not secrets.backend.uses_vault:
             note(
                 info,
-                Note(
-                    "secrets.backend",
-                    f"a member stack shares its owner's Vault secret; {secrets.backend} keeps "
-                    "the secret in this cluster only",
-                    "choose external-secrets or vault-secrets-operator, or make this stack "
-                    "an owner (remove qtap:fleet.owner)",
-                ),
+                "secrets.backend",
+                f"a member stack shares its owner's Vault secret; {secrets.backend} keeps "
+                "the secret in this cluster only",
+                "choose external-secrets or vault-secrets-operator, or make this stack "
+                "an owner (remove qtap:fleet.owner)",
             )
         return secrets
 
@@ -249,10 +252,7 @@ class StackSettings(Located):
         stack = stack_of(info)
         fleet = info.data.get("fleet")
         environment = fleet.environment if fleet else stack
-        if fleet is not None and fleet.owner != stack:
-            for name in OWNER_ONLY_VAULT:
-                if name in vault.model_fields_set:
-                    _member_note(info, f"vault.{_alias(VaultSettings, name)}", fleet)
+        _owner_only(info, "vault", vault, OWNER_ONLY_VAULT)
         update = {}
         if not vault.path:
             update["path"] = default_vault_path(environment)
@@ -263,33 +263,26 @@ class StackSettings(Located):
     @field_validator("object_store", mode="after")
     @classmethod
     def _owner_only_store(cls, store: ObjectStoreSettings, info: ValidationInfo) -> Any:
-        fleet = info.data.get("fleet")
-        if fleet is not None and fleet.owner != stack_of(info):
-            for name in OWNER_ONLY_OBJECT_STORE:
-                if name in store.model_fields_set:
-                    _member_note(info, f"objectStore.{_alias(ObjectStoreSettings, name)}", fleet)
+        _owner_only(info, "objectStore", store, OWNER_ONLY_OBJECT_STORE)
         return store
 
     @field_validator("eks", mode="after")
     @classmethod
     def _eks_for_identity(cls, eks: EksSettings, info: ValidationInfo) -> Any:
-        context = info.context if isinstance(info.context, dict) else {}
+        context = context_of(info)
         if "identity" not in context:  # qtap:objectStore.identity itself is wrong
             return eks
         identity = context["identity"]
         for mode, name in EKS_FIELD_OF.items():
-            key = f"eks.{_alias(EksSettings, name)}"
+            key = f"eks.{key_of(EksSettings, name)}"
             if identity is mode and getattr(eks, name) is None:
-                example = _doc(EksSettings, name).example
+                example = doc_of(EksSettings.model_fields[name]).example
                 note(
                     info,
-                    Note(
-                        key,
-                        f"is required with qtap:objectStore.identity {mode.value} and not set",
-                        f"pulumi config set --path '{NAMESPACE}:{key}' {example} "
-                        f"--stack {stack_of(info)}",
-                        code="stack-config-missing",
-                    ),
+                    key,
+                    f"is required with qtap:objectStore.identity {mode.value} and not set",
+                    set_command(stack_of(info), key, example),
+                    code="stack-config-missing",
                 )
             elif identity is not mode and name in eks.model_fields_set:
                 why = (
@@ -299,12 +292,10 @@ class StackSettings(Located):
                 )
                 note(
                     info,
-                    Note(
-                        key,
-                        f"does not apply: {why}",
-                        f"remove qtap:{key}, or set qtap:objectStore.identity to {mode.value}",
-                        code="setting-not-applicable",
-                    ),
+                    key,
+                    f"does not apply: {why}",
+                    f"remove qtap:{key}, or set qtap:objectStore.identity to {mode.value}",
+                    code="setting-not-applicable",
                 )
         return eks
 
@@ -326,10 +317,6 @@ class StackSettings(Located):
         return self.vault
 
 
-def _doc(model: type[Section], name: str) -> Doc:
-    return next((m for m in model.model_fields[name].metadata if isinstance(m, Doc)), Doc())
-
-
 def _is_empty_mapping(value: Any) -> bool:
     if isinstance(value, str):
         try:
@@ -340,7 +327,13 @@ def _is_empty_mapping(value: Any) -> bool:
 
 
 TOP_LEVEL_KEYS = tuple(
-    field.alias or name
-    for name, field in StackSettings.model_fields.items()
+    key_of(StackSettings, name)
+    for name in StackSettings.model_fields
     if name not in Located.model_fields
 )
+SECRET_KEYS = frozenset(
+    key_of(StackSettings, name)
+    for name, field in StackSettings.model_fields.items()
+    if doc_of(field).kind.startswith("secret")
+)
+"""The keys whose values are secrets wherever they are written (kind `secret` in the docs)."""

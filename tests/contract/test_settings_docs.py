@@ -7,7 +7,8 @@ from pathlib import Path
 
 import yaml
 
-from qtap_gitops.settings import TOP_LEVEL_KEYS, StackSettings, docs
+from qtap_gitops.settings import TOP_LEVEL_KEYS, StackSettings
+from qtapctl import settings_docs as docs
 from tests.conftest import REPO
 
 

@@ -1,9 +1,9 @@
 """`Pulumi.yaml`'s `config:` block and the README's settings table, written from the model.
 
-    python -m qtap_gitops.settings.docs          # rewrite both from the declarations
-    python -m qtap_gitops.settings.docs --check  # exit 1 when either has drifted
+    python -m qtapctl.settings_docs          # rewrite both from the declarations
+    python -m qtapctl.settings_docs --check  # exit 1 when either has drifted
 
-A setting is declared once (model.py, stack.py); these documents are derived, and
+A setting is declared once (qtap_gitops/settings/model.py, stack.py); these documents are derived, and
 tests/contract/test_settings_docs.py fails when a committed copy differs.
 """
 
@@ -19,22 +19,18 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
-from .fields import Doc, Section, sections_in
-from .raw import NAMESPACE
-from .stack import StackSettings
+from qtap_gitops.settings.fields import Section, doc_of, key_of, sections_in
+from qtap_gitops.settings.raw import NAMESPACE
+from qtap_gitops.settings.stack import TOP_LEVEL_KEYS, StackSettings
 
-REGENERATE = "python -m qtap_gitops.settings.docs"
-_ROOT = Path(__file__).resolve().parents[2]
+REGENERATE = "python -m qtapctl.settings_docs"
+_ROOT = Path(__file__).resolve().parents[1]
 _TABLE_HEADER = "| key | kind | default | meaning |"
-
-
-def _doc(field: FieldInfo) -> Doc:
-    return next((m for m in field.metadata if isinstance(m, Doc)), Doc())
 
 
 def _shown_default(field: FieldInfo) -> str | None:
     """The default as a reader writes it, or None for a required or optional setting."""
-    doc = _doc(field)
+    doc = doc_of(field)
     if doc.default:
         return doc.default
     if field.is_required():
@@ -106,7 +102,7 @@ def _explained(field: FieldInfo) -> str:
 
 
 def _kind(field: FieldInfo) -> str:
-    doc = _doc(field)
+    doc = doc_of(field)
     if doc.kind:
         return doc.kind
     if field.annotation is bool:
@@ -115,12 +111,8 @@ def _kind(field: FieldInfo) -> str:
 
 
 def _top_level() -> list[tuple[str, FieldInfo]]:
-    located = {"stack", "source"}
-    return [
-        (field.alias or name, field)
-        for name, field in StackSettings.model_fields.items()
-        if name not in located
-    ]
+    fields = {key_of(StackSettings, name): f for name, f in StackSettings.model_fields.items()}
+    return [(key, fields[key]) for key in TOP_LEVEL_KEYS]
 
 
 def _cli_default(kind: str, field: FieldInfo) -> Any:
