@@ -76,12 +76,24 @@ def _plan_task(task: _Task) -> StackPlan:
     )
 
 
+_pools: dict[int, ProcessPoolExecutor] = {}
+
+
+def _pool(workers: int) -> ProcessPoolExecutor:
+    """One pool per size for the whole process: `diff` plans two revisions, and a second pool
+    would pay the workers' imports again. Python shuts the pool down at exit."""
+    if workers not in _pools:
+        _pools[workers] = ProcessPoolExecutor(
+            workers, mp_context=multiprocessing.get_context("spawn")
+        )
+    return _pools[workers]
+
+
 def _plan_wave(tasks: Sequence[_Task], workers: int) -> list[StackPlan]:
     if workers < 2 or len(tasks) < max(MIN_PARALLEL_STACKS, 2):
         return [_plan_task(task) for task in tasks]
-    workers = min(workers, len(tasks))
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        return list(pool.map(_plan_task, tasks, chunksize=max(1, len(tasks) // (workers * 4))))
+    chunks = max(1, len(tasks) // (workers * 4))
+    return list(_pool(workers).map(_plan_task, tasks, chunksize=chunks))
 
 
 def _needed(
