@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from .problems import Problem, Severity
+from .problems import Problem, Severity, problem
 from .settings import set_secret_command
 from .snapshot import EnvReference, ReferenceRole, Snapshot
 
@@ -76,15 +76,13 @@ class EnvBinding:
 
 
 def _problem(snapshot: Snapshot, ref: EnvReference, code: str, message: str, fix: str) -> Problem:
-    return Problem(
-        severity=Severity.ERROR,
-        code=code,
-        file=snapshot.file,
-        line=ref.line,
-        column=ref.column,
-        yaml_path=ref.yaml_path,
-        message=message,
-        fix=fix,
+    return problem(
+        code,
+        snapshot.file,
+        (ref.line, ref.column),
+        ref.yaml_path,
+        message,
+        fix,
     )
 
 
@@ -245,16 +243,14 @@ def conflicting_secret_env(
             and binding.name in inventory.secret_env_names
         ):
             problems.append(
-                Problem(
-                    severity=Severity.ERROR,
-                    code="env-source-conflict",
-                    file=inventory.source,
-                    line=None,
-                    column=None,
-                    yaml_path=f"qtap:secretEnv.{binding.name}",
-                    message=f"{binding.name} already comes from {binding.source.describe()}; a "
+                problem(
+                    "env-source-conflict",
+                    inventory.source,
+                    (None, None),
+                    f"qtap:secretEnv.{binding.name}",
+                    f"{binding.name} already comes from {binding.source.describe()}; a "
                     "secretEnv value would be a second source",
-                    fix=f"remove it: pulumi config rm --path 'qtap:secretEnv.{binding.name}' "
+                    f"remove it: pulumi config rm --path 'qtap:secretEnv.{binding.name}' "
                     f"--stack {inventory.stack}",
                 )
             )
@@ -269,31 +265,29 @@ def unused_secrets(
     problems = []
     for name in sorted(inventory.secret_env_names - names):
         problems.append(
-            Problem(
-                severity=Severity.WARNING,
-                code="secret-unused",
-                file=inventory.source,
-                line=None,
-                column=None,
-                yaml_path=f"qtap:secretEnv.{name}",
-                message=f"the snapshot {snapshot.file} references no env variable {name}",
-                fix=f"remove it: pulumi config rm --path 'qtap:secretEnv.{name}' --stack {inventory.stack}",
+            problem(
+                "secret-unused",
+                inventory.source,
+                (None, None),
+                f"qtap:secretEnv.{name}",
+                f"the snapshot {snapshot.file} references no env variable {name}",
+                f"remove it: pulumi config rm --path 'qtap:secretEnv.{name}' --stack {inventory.stack}",
+                Severity.WARNING,
             )
         )
     if inventory.registration_token_set and not any(
         b.source.kind is SourceKind.REGISTRATION_TOKEN for b in bindings
     ):
         problems.append(
-            Problem(
-                severity=Severity.WARNING,
-                code="secret-unused",
-                file=inventory.source,
-                line=None,
-                column=None,
-                yaml_path="qtap:registrationToken",
-                message=f"the snapshot {snapshot.file} has no pulse event store, so the registration "
+            problem(
+                "secret-unused",
+                inventory.source,
+                (None, None),
+                "qtap:registrationToken",
+                f"the snapshot {snapshot.file} has no pulse event store, so the registration "
                 "token is not used",
-                fix="add the pulse store in Qplane, or remove the token",
+                "add the pulse store in Qplane, or remove the token",
+                Severity.WARNING,
             )
         )
     return problems

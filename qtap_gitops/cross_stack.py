@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 from .delivery import argocd_application_name
 from .deployment import DeploymentReport
 from .fleet import FleetNode, relation_problems
-from .problems import Problem, Severity
+from .problems import Problem, problem
 from .settings import ArgoCdDeliverySettings, position_of
 
 
@@ -64,18 +64,16 @@ def cross_stack_conflicts(reports: Sequence[DeploymentReport]) -> list[CrossStac
         for store in deployment.snapshot.aws_stores if owner else ():
             other = buckets.setdefault(store.bucket, deployment.stack)
             if other != deployment.stack:
-                problem = Problem(
-                    severity=Severity.ERROR,
-                    code="shared-bucket",
-                    file=deployment.snapshot.file,
-                    line=store.line,
-                    column=store.column,
-                    yaml_path=store.yaml_path,
-                    message=f"bucket {store.bucket} is also created by stack {other}; two stacks "
+                refusal = problem(
+                    "shared-bucket",
+                    deployment.snapshot.file,
+                    (store.line, store.column),
+                    store.yaml_path,
+                    f"bucket {store.bucket} is also created by stack {other}; two stacks "
                     "cannot own one bucket",
-                    fix="give each environment its own bucket in Qplane",
+                    "give each environment its own bucket in Qplane",
                 )
-                found.append(CrossStackProblem(problem, (other, deployment.stack)))
+                found.append(CrossStackProblem(refusal, (other, deployment.stack)))
         vault = deployment.settings.vault
         if vault is None:
             continue
@@ -91,18 +89,16 @@ def cross_stack_conflicts(reports: Sequence[DeploymentReport]) -> list[CrossStac
             holder = vault_names.setdefault(key, deployment.stack)
             if holder != deployment.stack:
                 line, column = position_of(deployment.positions, setting)
-                problem = Problem(
-                    severity=Severity.ERROR,
-                    code="shared-vault-name",
-                    file=deployment.settings.source,
-                    line=line,
-                    column=column,
-                    yaml_path=setting,
-                    message=f"stack {holder} already uses the Vault {what} {name} at "
+                refusal = problem(
+                    "shared-vault-name",
+                    deployment.settings.source,
+                    (line, column),
+                    setting,
+                    f"stack {holder} already uses the Vault {what} {name} at "
                     f"{vault.address}; each stack would overwrite the other's",
-                    fix=f"give this stack its own {setting}",
+                    f"give this stack its own {setting}",
                 )
-                found.append(CrossStackProblem(problem, (holder, deployment.stack)))
+                found.append(CrossStackProblem(refusal, (holder, deployment.stack)))
     return found + _application_conflicts(reports)
 
 
@@ -124,20 +120,18 @@ def _application_conflicts(reports: Sequence[DeploymentReport]) -> list[CrossSta
         if holder == deployment.stack:
             continue
         line, column = position_of(deployment.positions, "qtap:delivery")
-        problem = Problem(
-            severity=Severity.ERROR,
-            code="shared-application",
-            file=deployment.settings.source,
-            line=line,
-            column=column,
-            yaml_path="qtap:delivery",
-            message=f"stack {holder} already writes the Argo CD Application {name} in namespace "
+        refusal = problem(
+            "shared-application",
+            deployment.settings.source,
+            (line, column),
+            "qtap:delivery",
+            f"stack {holder} already writes the Argo CD Application {name} in namespace "
             f"{delivery.argocd.namespace} of kubernetes context {context}; the two stacks' "
             "names differ only in case or punctuation, which a Kubernetes name cannot hold",
-            fix="rename one stack so the names differ after lower-casing, or give it its own "
+            "rename one stack so the names differ after lower-casing, or give it its own "
             "qtap:delivery.argocd.namespace",
         )
-        found.append(CrossStackProblem(problem, (holder, deployment.stack)))
+        found.append(CrossStackProblem(refusal, (holder, deployment.stack)))
     return found
 
 
@@ -147,8 +141,8 @@ def fleet_conflicts(
     """The fleet relation's problems; each stops only the member it is reported on (an owner
     deploys on its own, whatever its members say)."""
     return [
-        CrossStackProblem(problem, (stack, stack))
-        for stack, problem in relation_problems(nodes, known)
+        CrossStackProblem(refusal, (stack, stack))
+        for stack, refusal in relation_problems(nodes, known)
     ]
 
 

@@ -22,7 +22,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from .problems import Problem, Severity
+from .problems import Problem, Severity, problem
 from .stackfile import MAX_STACK_FILE_BYTES, FileRefusal, read_settings_file
 from .yamlsource import STR, Node, Position, View, parse_yaml
 
@@ -55,15 +55,13 @@ class StackEnvironments:
 
 
 def _shape_problem(source: str, position: Position, message: str) -> Problem:
-    return Problem(
-        severity=Severity.ERROR,
-        code="stack-environment",
-        file=source,
-        line=position[0],
-        column=position[1],
-        yaml_path=ENVIRONMENT_KEY,
-        message=message,
-        fix="list the imported environments by name, e.g. `environment: [qtap/dev]` "
+    return problem(
+        "stack-environment",
+        source,
+        (position[0], position[1]),
+        ENVIRONMENT_KEY,
+        message,
+        "list the imported environments by name, e.g. `environment: [qtap/dev]` "
         "(pulumi config env add qtap/dev --stack dev writes it)",
     )
 
@@ -181,11 +179,11 @@ def split_pending(
     stack file lacks may come from them."""
     missing: list[Problem] = []
     provided: list[Problem] = []
-    for problem in pending:
-        if environments and problem.code == MISSING_CODE:
-            provided.append(provided_at_deploy_time(problem, environments))
+    for finding in pending:
+        if environments and finding.code == MISSING_CODE:
+            provided.append(provided_at_deploy_time(finding, environments))
         else:
-            missing.append(problem)
+            missing.append(finding)
     return missing, provided
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from .problems import Problem, Severity
+from .problems import Problem, problem
 from .settings import (
     NAMESPACE,
     FleetSettings,
@@ -89,15 +89,13 @@ def deploy_order(nodes: Iterable[FleetNode]) -> list[FleetNode]:
 
 def _problem(node: FleetNode, code: str, message: str, fix: str, key: str = OWNER_KEY) -> Problem:
     line, column = node.owner_at
-    return Problem(
-        severity=Severity.ERROR,
-        code=code,
-        file=node.source,
-        line=line,
-        column=column,
-        yaml_path=key,
-        message=message,
-        fix=fix,
+    return problem(
+        code,
+        node.source,
+        (line, column),
+        key,
+        message,
+        fix,
     )
 
 

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from .bindings import EnvBinding
-from .problems import Problem, Severity
+from .problems import Problem, problem
 from .qtap_schema import CHART_MANAGED_ENV
 from .settings import IdentityMode, position_of
 
@@ -81,15 +81,13 @@ class _ChartValueErrors:
         key = f"qtap:chart.values.{path}"
         line, column = position_of(self.positions, key)
         self.problems.append(
-            Problem(
-                severity=Severity.ERROR,
-                code="chart-values",
-                file=self.source,
-                line=line,
-                column=column,
-                yaml_path=key,
-                message=message,
-                fix=fix,
+            problem(
+                "chart-values",
+                self.source,
+                (line, column),
+                key,
+                message,
+                fix,
             )
         )
 
@@ -230,16 +228,14 @@ def check_extra_env_against_bindings(
     for index, item in enumerate(values.get("extraEnv") or []):
         if isinstance(item, dict) and item.get("name") in bound:
             problems.append(
-                Problem(
-                    severity=Severity.ERROR,
-                    code="chart-values",
-                    file=source,
-                    line=None,
-                    column=None,
-                    yaml_path=f"qtap:chart.values.extraEnv[{index}]",
-                    message=f"{item['name']} is filled from the Kubernetes Secret {SECRET_NAME} because the "
+                problem(
+                    "chart-values",
+                    source,
+                    (None, None),
+                    f"qtap:chart.values.extraEnv[{index}]",
+                    f"{item['name']} is filled from the Kubernetes Secret {SECRET_NAME} because the "
                     "snapshot references it",
-                    fix="remove this entry",
+                    "remove this entry",
                 )
             )
     return problems

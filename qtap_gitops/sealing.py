@@ -38,7 +38,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from .problems import Problem, Severity
+from .problems import Problem, problem
 from .settings import SealedSecretsScope, position_of
 
 SESSION_KEY_BYTES = 32  # crypto.go: sessionKeyBytes
@@ -221,15 +221,13 @@ def certificate_problems(
     else:
         line, column = line_in_pem, (None if line_in_pem is None else 1)
     return [
-        Problem(
-            severity=Severity.ERROR,
-            code="sealing-certificate",
-            file=source,
-            line=line,
-            column=column,
-            yaml_path=setting,
-            message=message,
-            fix=fix,
+        problem(
+            "sealing-certificate",
+            source,
+            (line, column),
+            setting,
+            message,
+            fix,
         )
     ]
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .problems import Problem, Severity, cap_problems
+from .problems import Problem, cap_problems, problem
 from .settings import CONFIG_BLOCK, RawStackConfig
 from .yamlsource import View, parse_yaml
 
@@ -231,15 +231,13 @@ def load_stack_config(project: Project, stack: str) -> tuple[RawStackConfig | No
 def _problem(
     display: str, code: str, line: int | None, yaml_path: str, message: str, fix: str
 ) -> Problem:
-    return Problem(
-        severity=Severity.ERROR,
-        code=code,
-        file=display,
-        line=line,
-        column=1 if line is not None else None,
-        yaml_path=yaml_path,
-        message=message,
-        fix=fix,
+    return problem(
+        code,
+        display,
+        (line, 1 if line is not None else None),
+        yaml_path,
+        message,
+        fix,
     )
 
 

@@ -35,7 +35,7 @@ from typing import Any
 
 import yaml
 
-from .problems import Problem, Severity
+from .problems import Problem, Severity, problem
 from .qtap_schema import SECRET_FIELDS
 
 PathPart = str | int
@@ -231,29 +231,25 @@ class _Composer:
     ) -> None:
         if len(self.problems) >= MAX_PARSE_PROBLEMS:
             self.problems.append(
-                Problem(
-                    severity=Severity.ERROR,
-                    code="too-many-problems",
-                    file=self.file,
-                    line=line,
-                    column=column,
-                    yaml_path="",
-                    message=f"the {self.what} has more than {MAX_PARSE_PROBLEMS} YAML problems; "
+                problem(
+                    "too-many-problems",
+                    self.file,
+                    (line, column),
+                    "",
+                    f"the {self.what} has more than {MAX_PARSE_PROBLEMS} YAML problems; "
                     "reading stopped here",
-                    fix="correct the ones shown first, or export the file again",
+                    "correct the ones shown first, or export the file again",
                 )
             )
             raise _LimitError
         self.problems.append(
-            Problem(
-                severity=Severity.ERROR,
-                code=code,
-                file=self.file,
-                line=line,
-                column=column,
-                yaml_path="",
-                message=message,
-                fix=fix,
+            problem(
+                code,
+                self.file,
+                (line, column),
+                "",
+                message,
+                fix,
             )
         )
 
@@ -562,15 +558,13 @@ def control_character_problems(text: str, file: str) -> list[Problem]:
     char = match.group()
     what = "NUL byte" if char == "\0" else f"control character U+{ord(char):04X}"
     return [
-        Problem(
-            severity=Severity.ERROR,
-            code="yaml-control-character",
-            file=file,
-            line=line,
-            column=column,
-            yaml_path="",
-            message=f"the file holds a {what}; YAML does not allow it and Qtap would refuse the file",
-            fix="remove the character (a Qplane export never contains one)",
+        problem(
+            "yaml-control-character",
+            file,
+            (line, column),
+            "",
+            f"the file holds a {what}; YAML does not allow it and Qtap would refuse the file",
+            "remove the character (a Qplane export never contains one)",
         )
     ]
 
@@ -585,15 +579,13 @@ def parse_yaml(text: str, file: str, *, what: str) -> ParsedYaml:
     problems = composer.problems
     if root is None and not problems:
         problems.append(
-            Problem(
-                severity=Severity.ERROR,
-                code="empty-file",
-                file=file,
-                line=1,
-                column=1,
-                yaml_path="",
-                message=f"the {what} holds no YAML document (only comments or blank lines)",
-                fix="put the full YAML content in the file",
+            problem(
+                "empty-file",
+                file,
+                (1, 1),
+                "",
+                f"the {what} holds no YAML document (only comments or blank lines)",
+                "put the full YAML content in the file",
             )
         )
     fatal = ("yaml-too-large", "yaml-too-deep", "yaml-alias-recursive", "too-many-problems")
@@ -653,15 +645,14 @@ class View:
 
     def report(self, severity: Severity, code: str, message: str, fix: str) -> None:
         self.problems.append(
-            Problem(
-                severity=severity,
-                code=code,
-                file=self.file,
-                line=self.line,
-                column=self.column,
-                yaml_path=self.rendered_path,
-                message=message,
-                fix=fix,
+            problem(
+                code,
+                self.file,
+                (self.line, self.column),
+                self.rendered_path,
+                message,
+                fix,
+                severity,
             )
         )
 

@@ -9,7 +9,7 @@ from enum import StrEnum
 from functools import cached_property
 
 from ..homoglyph import non_ascii_key
-from ..problems import Problem
+from ..problems import Problem, problem
 from ..qtap_conformance import Finding
 from ..yamlsource import View, quote
 
@@ -162,15 +162,14 @@ def report_finding(at: View, found: Finding | None) -> None:
     if found is None:
         return
     at.problems.append(
-        Problem(
-            severity=found.severity,
-            code=found.code,
-            file=at.file,
-            line=found.line,
-            column=found.column,
-            yaml_path=at.rendered_path,
-            message=found.message,
-            fix=found.fix,
+        problem(
+            found.code,
+            at.file,
+            (found.line, found.column),
+            at.rendered_path,
+            found.message,
+            found.fix,
+            found.severity,
         )
     )
 
