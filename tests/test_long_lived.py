@@ -14,5 +14,7 @@ def test_only_the_first_call_freezes(monkeypatch):
     assert frozen > 0
     garbage = [[] for _ in range(1000)]  # objects made after the first run
     long_lived.freeze_long_lived_objects()
-    assert gc.get_freeze_count() == frozen
+    # Frozen objects may still die (the count drops); the second call must add none of the
+    # 1,001 objects made since.
+    assert gc.get_freeze_count() <= frozen
     del garbage
